@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Each creates the virtual environment and installs what is missing first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-slow lint bench dagster clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Generate a realistic data set, land it, run the warehouse job, print gold numbers.
+demo: $(STAMP)
+	$(BIN)/dwh demo
+
+## The whole test suite (real PostgreSQL, dbt, Dagster, GX); scale tests excluded.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+## Scale tests, on request.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/dwh bench
+
+dagster: $(STAMP)
+	$(BIN)/dwh dagster
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""Warehouse runtime: settings, the database connection, the embedded server and the CLI."""
