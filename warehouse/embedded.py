@@ -168,7 +168,7 @@ class EmbeddedPostgres:
         install_root = POSTGRES_BIN_PATH.parent
         for path in install_root.parents:
             _add_mode(path, 0o001)
-        for root, dirs, files in os.walk(install_root):
+        for root, _dirs, files in os.walk(install_root):
             _add_mode(Path(root), 0o005)
             for name in files:
                 _add_mode(Path(root) / name, 0o005 if root.endswith("bin") else 0o004)

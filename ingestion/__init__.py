@@ -1,0 +1,1 @@
+"""Landing of event files into `raw`, envelope validation, and the event generator."""

@@ -1,0 +1,309 @@
+"""`dwh`: the warehouse's command line.
+
+    dwh db start|stop|status|url|env     the embedded PostgreSQL (or DWH_DATABASE_URL)
+    dwh generate --players N --days D --seed S --out DIR
+    dwh ingest PATH...                   land event files into raw
+    dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
+    dwh demo                             generate, land, run, print gold numbers
+    dwh dbt ARGS...                      dbt against the warehouse
+    dwh dagster                          the Dagster UI (dagster dev)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from warehouse.database import (
+    connect,
+    database_url,
+    dbt_env,
+    embedded_server,
+    redact,
+)
+from warehouse.settings import PROJECT_ROOT, load_settings
+
+
+def _echo(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"dwh: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+# -- db -----------------------------------------------------------------------------------------
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings.database_url and args.action in ("start", "stop"):
+        return _fail("DWH_DATABASE_URL is set: the warehouse is an external server, "
+                     "not the embedded one")
+    if args.action == "start":
+        server = embedded_server(settings)
+        state = server.start()
+        _echo(f"embedded PostgreSQL running under {server.pgdata} on 127.0.0.1:{state.port}")
+        _echo(f"url: {redact(state.url())}   (full URL: dwh db url)")
+    elif args.action == "stop":
+        stopped = embedded_server(settings).stop()
+        _echo("stopped" if stopped else "not running")
+    elif args.action == "status":
+        if settings.database_url:
+            try:
+                with connect(settings.database_url) as conn:
+                    version = conn.execute("show server_version").fetchone()
+            except Exception as exc:
+                _echo(f"external server {redact(settings.database_url)}: unreachable ({exc})")
+                return 1
+            _echo(f"external server {redact(settings.database_url)}: "
+                  f"PostgreSQL {version[0] if version else '?'}")
+            return 0
+        server = embedded_server(settings)
+        running = server.is_running()
+        url = server.url()
+        _echo(f"embedded server under {server.pgdata}: {'running' if running else 'stopped'}"
+              + (f", {redact(url)}" if url else ", not initialised"))
+        return 0 if running else 1
+    elif args.action == "url":
+        _echo(database_url(settings))
+    elif args.action == "env":
+        for key, value in dbt_env(database_url(settings)).items():
+            _echo(f"export {key}='{value}'")
+        _echo(f"export DBT_PROFILES_DIR='{PROJECT_ROOT / 'dbt_project'}'")
+    return 0
+
+
+# -- generate -----------------------------------------------------------------------------------
+def _generator_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ingestion.generator import GeneratorConfig
+
+    return GeneratorConfig(
+        players=args.players, days=args.days, seed=args.seed, start_date=args.start_date,
+        brands=args.brands, duplicate_rate=args.duplicate_rate, late_rate=args.late_rate,
+        malformed_rate=args.malformed_rate, gzip=not args.no_gzip, events_target=args.events,
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ingestion.generator import generate
+
+    try:
+        config = _generator_config(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    out = Path(args.out)
+    summary = generate(config, out, progress=sys.stderr.isatty() and not args.quiet)
+    _echo(f"wrote {len(summary.files)} files to {out}: {summary.lines:,} lines, "
+          f"{summary.events:,} events ({summary.duplicates:,} duplicates, "
+          f"{summary.late:,} late, {summary.malformed:,} malformed) "
+          f"in {summary.seconds:.1f} s")
+    return 0
+
+
+# -- ingest -------------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingestion.landing import LandingError, discover, land
+
+    try:
+        discover(args.paths)  # a bad path is an error before anything lands
+    except LandingError as exc:
+        return _fail(str(exc))
+    started = time.perf_counter()
+    with connect() as conn:
+        report = land(conn, args.paths, echo=_echo)
+    seconds = time.perf_counter() - started
+    lines = report.total("lines_read")
+    _echo(f"{len(report.landed_files)} landed, "
+          f"{sum(1 for f in report.files if f.skipped_as_batch is not None)} already landed, "
+          f"{len(report.failed)} failed: {lines:,} lines, {report.total('landed'):,} events, "
+          f"{report.total('quarantined'):,} quarantined in {seconds:.1f} s"
+          + (f" ({lines / seconds:,.0f} lines/s)" if lines and seconds > 0 else ""))
+    if not report.files:
+        _echo("no *.ndjson or *.ndjson.gz files found")
+    return 1 if report.failed else 0
+
+
+# -- run ----------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from warehouse.runner import run_warehouse_job
+
+    started = time.perf_counter()
+    _echo("running the warehouse job" + (" (full refresh)" if args.full_refresh else ""))
+    report = run_warehouse_job(full_refresh=args.full_refresh,
+                               landing_dir=Path(args.landing_dir) if args.landing_dir else None,
+                               dbt_vars=args.vars or "", echo=_echo)
+    _echo(f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
+          f"in {time.perf_counter() - started:.1f} s")
+    return 0 if report.success else 1
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingestion.generator import GeneratorConfig, generate
+    from warehouse.runner import run_warehouse_job
+
+    settings = load_settings()
+    started = time.perf_counter()
+    landing = settings.landing_dir / f"demo-seed{args.seed}-p{args.players}-d{args.days}"
+    marker = landing / ".complete"
+    if marker.exists():
+        _echo(f"1/3 demo data already generated in {landing}")
+    else:
+        _echo(f"1/3 generating {args.players:,} players over {args.days} days into {landing}")
+        summary = generate(
+            GeneratorConfig(players=args.players, days=args.days, seed=args.seed,
+                            start_date=args.start_date),
+            landing, progress=sys.stderr.isatty(),
+        )
+        marker.write_text(f"{summary.events}\n")
+        _echo(f"    {summary.events:,} events in {len(summary.files)} files "
+              f"({summary.seconds:.1f} s)")
+    _echo(f"2/3 running the warehouse job on {redact(database_url(settings))}")
+    report = run_warehouse_job(landing_dir=landing, echo=_echo)
+    if not report.success:
+        return _fail("the warehouse job failed", 1)
+    _echo("3/3 gold numbers")
+    with connect() as conn:
+        _print_demo_numbers(conn)
+    _echo(f"\ndemo finished in {time.perf_counter() - started:.1f} s. Where to look next:")
+    _echo("  psql \"$(.venv/bin/dwh db url)\"      schemas raw, bronze, silver, gold, audit")
+    _echo("  .venv/bin/dwh dagster                 the Dagster UI: lineage raw -> gold, runs")
+    _echo("  select * from audit.dq_batch_accounting; select * from audit.dq_quarantine;")
+    return 0
+
+
+def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
+    row = conn.execute(
+        "select min(day), max(day), count(distinct brand_id), sum(ggr_eur_minor), "
+        "sum(ngr_eur_minor), sum(stake_minor)::numeric, sum(win_minor)::numeric "
+        "from gold.fct_revenue_daily"
+    ).fetchone()
+    if row is None or row[0] is None:
+        _echo("    gold.fct_revenue_daily is empty")
+        return
+    first, last, brands, ggr, ngr, stake, win = row
+    _echo(f"    {first} .. {last}, {brands} brands")
+    _echo(f"    GGR {ggr / 100:,.2f} EUR, NGR {ngr / 100:,.2f} EUR, "
+          f"RTP {win / stake:.3f} (all currencies)")
+    for brand, brand_ngr in conn.execute(
+        "select brand_id, sum(ngr_eur_minor) from gold.fct_revenue_daily "
+        "group by 1 order by 1"
+    ):
+        _echo(f"    {brand:<10} NGR {brand_ngr / 100:>14,.2f} EUR")
+    counts = conn.execute(
+        "select (select count(*) from raw.quarantine), "
+        "(select count(*) from audit.dq_invalid_payloads), "
+        "(select count(*) from audit.dq_duplicate_conflicts), "
+        "(select count(*) from audit.dq_late_events)"
+    ).fetchone()
+    if counts:
+        _echo(f"    audit: {counts[0]:,} quarantined lines, {counts[1]:,} invalid payloads, "
+              f"{counts[2]:,} duplicate conflicts, {counts[3]:,} events later than the lookback")
+
+
+# -- dbt / dagster ------------------------------------------------------------------------------
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from warehouse.dbt import run_dbt
+
+    proc = run_dbt(args.dbt_args, check=False, capture=False)
+    return proc.returncode
+
+
+def cmd_dagster(args: argparse.Namespace) -> int:
+    from warehouse.dbt import prepare_manifest
+    from warehouse.runner import dagster_instance
+
+    settings = load_settings()
+    url = database_url(settings)
+    os.environ.update(dbt_env(url))
+    prepare_manifest(url)
+    dagster_instance(settings)  # sets DAGSTER_HOME
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+               "-h", args.host, "-p", str(args.port)]
+    _echo(f"Dagster UI on http://{args.host}:{args.port} "
+          f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    return subprocess.call(command, cwd=PROJECT_ROOT)
+
+
+# -- parser -------------------------------------------------------------------------------------
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dwh", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the warehouse database")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "env"])
+    db.set_defaults(func=cmd_db)
+
+    gen = sub.add_parser("generate", help="write realistic event files")
+    gen.add_argument("--players", type=int, default=1000)
+    gen.add_argument("--days", type=int, default=30)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", required=True, help="output directory")
+    gen.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
+    gen.add_argument("--brands", type=int, default=3)
+    gen.add_argument("--events", type=int, default=None,
+                     help="about this many events (sets the number of players)")
+    gen.add_argument("--duplicate-rate", type=float, default=0.01)
+    gen.add_argument("--late-rate", type=float, default=0.01)
+    gen.add_argument("--malformed-rate", type=float, default=0.001)
+    gen.add_argument("--no-gzip", action="store_true", help="write .ndjson instead of .ndjson.gz")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(func=cmd_generate)
+
+    ingest = sub.add_parser("ingest", help="land event files (*.ndjson, *.ndjson.gz) into raw")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.set_defaults(func=cmd_ingest)
+
+    run = sub.add_parser("run", help="run the warehouse job in-process")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    run.add_argument("--landing-dir", help="land from here (default DWH_HOME/landing)")
+    run.add_argument("--vars", help="dbt vars, e.g. '{lookback_days: 7}'")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate a data set, run the job, print gold numbers")
+    demo.add_argument("--players", type=int, default=20000)
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
+    demo.set_defaults(func=cmd_demo)
+
+    dbt = sub.add_parser("dbt", help="run dbt against the warehouse")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=cmd_dbt)
+
+    dagster = sub.add_parser("dagster", help="the Dagster UI")
+    dagster.add_argument("--host", default="127.0.0.1")
+    dagster.add_argument("--port", type=int, default=3000)
+    dagster.set_defaults(func=cmd_dagster)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear message, not a traceback; DWH_DEBUG=1 for the trace
+        if os.environ.get("DWH_DEBUG"):
+            raise
+        return _fail(f"{type(exc).__name__}: {exc}", 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
