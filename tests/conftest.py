@@ -4,6 +4,8 @@ a fresh database per test, and dbt with its own target directory per test sessio
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +30,16 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    home = tmp_path_factory.mktemp("dwh_home")
+    # Not under pytest's base temp: pytest keeps that 0700, and as root the server runs as
+    # its own user, which must be able to reach its data directory.
+    home = Path(tempfile.mkdtemp(prefix="dwh-test-"))
     server = EmbeddedPostgres(home)
     state = server.start()
     try:
         yield state.url("postgres")
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,21 +51,53 @@ def _dbt_paths(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["DBT_LOG_PATH"] = str(base / "logs")
 
 
+class DatabaseFactory:
+    """Creates empty databases on the test server and drops them at the end of the session."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        self.names.append(name)
+        return _with_database(self.server_url, name)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            for name in self.names:
+                conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def databases(pg_server_url: str) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(pg_server_url)
+    try:
+        yield factory
+    finally:
+        factory.drop_all()
+
+
+@pytest.fixture(scope="module")
+def module_warehouse_url(databases: DatabaseFactory) -> Iterator[str]:
+    """A fresh database shared by the tests of one module (build once, assert many times).
+    DWH_DATABASE_URL points at it while the module's tests run."""
+    url = databases.create()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DWH_DATABASE_URL", url)
+        yield url
+
+
 @pytest.fixture
-def warehouse_url(pg_server_url: str, monkeypatch: pytest.MonkeyPatch,
-                  tmp_path: Path) -> Iterator[str]:
+def warehouse_url(databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch,
+                  tmp_path: Path) -> str:
     """A fresh, empty database; DWH_DATABASE_URL points at it for the test's duration."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = _with_database(pg_server_url, name)
+    url = databases.create()
     monkeypatch.setenv("DWH_DATABASE_URL", url)
     monkeypatch.setenv("DWH_HOME", str(tmp_path / "dwh_home"))
-    try:
-        yield url
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    return url
 
 
 @pytest.fixture

@@ -133,9 +133,14 @@ class EmbeddedPostgres:
         # Output goes to temporary files: pg_ctl leaves the server holding inherited pipes,
         # and reading a pipe would then block until the server exits.
         with tempfile.TemporaryFile("w+") as out:
+            # Drop to the server user completely: uid, gid and no supplementary groups (with
+            # root's gid kept, group bits of root-owned directories would apply instead of
+            # the world bits opened for the server).
+            drop = ({"user": self._run_as, "group": self._run_as, "extra_groups": []}
+                    if self._run_as else {})
             proc = subprocess.run(
                 args, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                user=self._run_as, cwd="/", check=False,
+                cwd="/", check=False, **drop,  # type: ignore[arg-type]
             )
             out.seek(0)
             output = out.read()
