@@ -36,7 +36,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = EmbeddedPostgres(home)
     state = server.start()
     try:
-        yield state.url("postgres")
+        yield state.admin_url()
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -30,6 +30,10 @@ assert _SPEC is not None and _SPEC.submodule_search_locations, "embedded-postgre
 POSTGRES_BIN_PATH = Path(next(iter(_SPEC.submodule_search_locations))) / "pginstall" / "bin"
 
 SUPERUSER = "postgres"
+# The pipeline (loader, dbt, Dagster, GX) connects as this role: it owns the warehouse
+# database and everything in it, and creates the reader roles (CREATEROLE). The superuser is
+# kept for administration only.
+LOADER = "dwh_loader"
 DATABASE = "warehouse"
 DEFAULT_PORT = 54329
 # When root runs the project, PostgreSQL refuses to run as root: the server runs as this user.
@@ -65,9 +69,14 @@ class EmbeddedServerError(RuntimeError):
 @dataclass(frozen=True)
 class ServerState:
     port: int
-    password: str
+    password: str  # the superuser's
+    loader_password: str
 
     def url(self, database: str = DATABASE) -> str:
+        """The pipeline's URL: the loader role on the warehouse database."""
+        return f"postgresql://{LOADER}:{self.loader_password}@127.0.0.1:{self.port}/{database}"
+
+    def admin_url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
 
@@ -111,10 +120,14 @@ class EmbeddedPostgres:
         if not self.state_file.exists():
             return None
         data = json.loads(self.state_file.read_text())
-        return ServerState(port=int(data["port"]), password=str(data["password"]))
+        return ServerState(port=int(data["port"]), password=str(data["password"]),
+                           loader_password=str(data["loader_password"]))
 
     def _write_state(self, state: ServerState) -> None:
-        self.state_file.write_text(json.dumps({"port": state.port, "password": state.password}))
+        self.state_file.write_text(json.dumps({
+            "port": state.port, "password": state.password,
+            "loader_password": state.loader_password,
+        }))
         self.state_file.chmod(0o600)
 
     @contextlib.contextmanager
@@ -202,7 +215,8 @@ class EmbeddedPostgres:
         (self.pgdata / "warehouse.conf").write_text(SERVER_CONFIG)
         with conf.open("a") as handle:
             handle.write("\ninclude 'warehouse.conf'\n")
-        state = ServerState(port=_free_port(DEFAULT_PORT), password=password)
+        state = ServerState(port=_free_port(DEFAULT_PORT), password=password,
+                            loader_password=secrets.token_urlsafe(24))
         self._write_state(state)
         return state
 
@@ -232,7 +246,8 @@ class EmbeddedPostgres:
             if self.is_running():
                 return state
             if not _port_is_free(state.port):
-                state = ServerState(port=_free_port(DEFAULT_PORT), password=state.password)
+                state = ServerState(port=_free_port(DEFAULT_PORT), password=state.password,
+                                    loader_password=state.loader_password)
                 self._write_state(state)
             self._prepare_permissions()
             self._run([
@@ -245,11 +260,19 @@ class EmbeddedPostgres:
 
     def _create_database(self, state: ServerState) -> None:
         import psycopg
+        from psycopg import sql
 
-        with psycopg.connect(state.url("postgres"), autocommit=True) as conn:
+        with psycopg.connect(state.admin_url(), autocommit=True) as conn:
+            if conn.execute("select 1 from pg_roles where rolname = %s", [LOADER]).fetchone():
+                conn.execute(sql.SQL("alter role {} with login createrole password {}").format(
+                    sql.Identifier(LOADER), sql.Literal(state.loader_password)))
+            else:
+                conn.execute(sql.SQL("create role {} with login createrole password {}").format(
+                    sql.Identifier(LOADER), sql.Literal(state.loader_password)))
             exists = conn.execute("select 1 from pg_database where datname = %s", [DATABASE])
             if exists.fetchone() is None:
-                conn.execute(f'create database "{DATABASE}"')
+                conn.execute(sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(DATABASE), sql.Identifier(LOADER)))
 
     def stop(self) -> bool:
         with self._lock():
