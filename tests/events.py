@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,8 @@ from ingestion.landing import LandingReport, land
 from warehouse.dbt import run_dbt
 
 _ids = itertools.count(1)
+# Unique across processes: two test processes landing into one database must not reuse ids.
+_PREFIX = uuid.uuid4().hex[:6]
 
 
 def ts(value: str | datetime) -> str:
@@ -32,7 +35,7 @@ def event(event_type: str, occurred_at: str | datetime, *, player: str = "p_1",
           ingested_at: str | datetime | None = None, **payload: Any) -> dict[str, Any]:
     """One envelope-valid event; payload fields as keyword arguments."""
     doc: dict[str, Any] = {
-        "event_id": event_id or f"e-{next(_ids):08d}",
+        "event_id": event_id or f"e-{_PREFIX}-{next(_ids):08d}",
         "event_type": event_type,
         "occurred_at": ts(occurred_at),
         "tenant_id": brand,
