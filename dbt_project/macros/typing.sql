@@ -3,8 +3,10 @@
 
 {% macro json_bigint(payload, field) -%}
     case when jsonb_typeof({{ payload }} -> '{{ field }}') = 'number'
-              and {{ payload }} ->> '{{ field }}' ~ '^-?[0-9]{1,18}$'
-         then ({{ payload }} ->> '{{ field }}')::bigint end
+              and ({{ payload }} -> '{{ field }}')::numeric
+                  = trunc(({{ payload }} -> '{{ field }}')::numeric)
+              and abs(({{ payload }} -> '{{ field }}')::numeric) < 1e18
+         then ({{ payload }} -> '{{ field }}')::numeric::bigint end
 {%- endmacro %}
 
 {% macro json_numeric(payload, field) -%}

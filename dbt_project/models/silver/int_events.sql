@@ -4,12 +4,15 @@
 -- the run's horizon) and keeps the event ids not seen before. Nothing is filtered by event
 -- time, so an event is taken however late it lands; `lateness_seconds` records how late it
 -- was, measured against the data: how far its occurred_at lies before the newest occurred_at
--- of the events landed in earlier batches. The payload contract (macros/payload_contract.sql)
+-- landed in earlier batches (int_load_batches.newest_occurred_before). The payload contract (macros/payload_contract.sql)
 -- is evaluated here, once per event: `invalid_reason` is NULL for a valid payload.
+-- The pre-hook gives the deduplication sort of a full refresh enough memory to stay off disk
+-- (`set local`: this model's transaction only).
 {{
     config(
         unique_key='event_id',
         incremental_strategy='append',
+        pre_hook="set local work_mem = '{{ var('dedup_work_mem') }}'",
         indexes=[
             {'columns': ['event_id'], 'unique': true},
             {'columns': ['event_type', 'batch_id']},
@@ -51,32 +54,9 @@ new_events as (
 
 ),
 
-batch_newest as (
+batches as (
 
-    select
-        batch_id,
-        max(occurred_at) as newest_occurred_at
-    from new_events
-    group by batch_id
-
-),
-
-processed_before as (
-
-    -- newest occurred_at among events of earlier batches (greatest() ignores nulls)
-    select
-        batch_id,
-        greatest(
-            max(newest_occurred_at) over (
-                order by batch_id rows between unbounded preceding and 1 preceding
-            ),
-            {% if is_incremental() %}
-                (select max(occurred_at) from {{ this }})
-            {% else %}
-                null::timestamptz
-            {% endif %}
-        ) as newest_processed_at
-    from batch_newest
+    select batch_id, newest_occurred_before from {{ ref('int_load_batches') }}
 
 ),
 
@@ -102,7 +82,7 @@ final as (
         new_events.event_type in {{ known_event_types() }} as is_known_type,
         coalesce(
             greatest(
-                floor(extract(epoch from processed_before.newest_processed_at
+                floor(extract(epoch from batches.newest_occurred_before
                     - new_events.occurred_at)),
                 0
             ),
@@ -110,7 +90,7 @@ final as (
         )::bigint as lateness_seconds
 
     from new_events
-    inner join processed_before using (batch_id)
+    inner join batches using (batch_id)
 
 )
 
