@@ -5,6 +5,7 @@
     dwh ingest PATH...                   land event files into raw
     dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
     dwh demo                             generate, land, run, print gold numbers
+    dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
     dwh dbt ARGS...                      dbt against the warehouse
     dwh dagster                          the Dagster UI (dagster dev)
 """
@@ -207,6 +208,19 @@ def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
               f"{counts[2]:,} duplicate conflicts, {counts[3]:,} events later than the lookback")
 
 
+# -- bench --------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from warehouse.bench import format_table, run_bench, save
+
+    result = run_bench(args.events, seed=args.seed, days=args.days, repeats=args.repeats,
+                       database_url=args.database_url, echo=_echo)
+    _echo("")
+    _echo(format_table(result))
+    path = save(result, Path(args.json_dir) if args.json_dir else load_settings().home / "bench")
+    _echo(f"\nJSON: {path}")
+    return 0
+
+
 # -- dbt / dagster ------------------------------------------------------------------------------
 def cmd_dbt(args: argparse.Namespace) -> int:
     from warehouse.dbt import run_dbt
@@ -281,6 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
     demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="measure landing, the job, queries and the floor")
+    bench.add_argument("--events", type=int, default=2_000_000)
+    bench.add_argument("--days", type=int, default=30)
+    bench.add_argument("--seed", type=int, default=1)
+    bench.add_argument("--repeats", type=int, default=30, help="runs of each dashboard query")
+    bench.add_argument("--database-url", help="an empty database to use (schemas are dropped)")
+    bench.add_argument("--json-dir", help="where to write the JSON (default DWH_HOME/bench)")
+    bench.set_defaults(func=cmd_bench)
 
     dbt = sub.add_parser("dbt", help="run dbt against the warehouse")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)

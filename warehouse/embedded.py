@@ -120,6 +120,10 @@ class EmbeddedPostgres:
         if not self.state_file.exists():
             return None
         data = json.loads(self.state_file.read_text())
+        if "loader_password" not in data:
+            raise EmbeddedServerError(
+                f"{self.home} was created by an older version without the dwh_loader role: "
+                f"stop it (dwh db stop) and move {self.home} away to start afresh")
         return ServerState(port=int(data["port"]), password=str(data["password"]),
                            loader_password=str(data["loader_password"]))
 

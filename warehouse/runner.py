@@ -43,7 +43,10 @@ def dagster_instance(settings: Settings, *, ephemeral: bool = False):  # type: i
         return dg.DagsterInstance.ephemeral()
     home = Path(os.environ.get("DAGSTER_HOME", settings.home / "dagster"))
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    config = home / "dagster.yaml"
+    if not config.exists():
+        # Run retries (the schedules and the sensor tag their runs with dagster/max_retries).
+        config.write_text("run_retries:\n  enabled: true\n  max_retries: 0\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 

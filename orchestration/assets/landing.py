@@ -24,6 +24,9 @@ class LandingConfig(dg.Config):
            for table in RAW_TABLES],
     name="land_event_files",
     description="Lands the files of the landing directory not landed yet (one batch per file).",
+    # A dropped connection or a server restart is worth another try; a bad file is not
+    # (it raises Failure with allow_retries=False below).
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
 )
 def land_event_files(
     context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource,
@@ -50,4 +53,5 @@ def land_event_files(
         raise dg.Failure(
             description="some files could not be landed:\n"
             + "\n".join(f.summary() for f in report.failed),
+            allow_retries=False,
         )

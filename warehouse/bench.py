@@ -1,0 +1,328 @@
+"""`dwh bench`: the warehouse's figures, measured in one run on one database.
+
+1. generate N events (cached under DWH_HOME/bench), and 1% more for an incremental run;
+2. landing: lines/s;
+3. the `warehouse` job on the landed data, per stage (dbt, checks, publication) and in total;
+4. the job again after landing the 1% more events (the incremental run);
+5. dashboard query latency, p50/p95 over repeated runs;
+6. the floor on the same data: plain COPY of the lines, one DISTINCT ON dedup, one GROUP BY
+   rollup; and the ratio of the full job (landing to publication) to that floor;
+7. peak memory of this process, of its children (dbt, loader workers) and of PostgreSQL.
+
+The benchmark runs in its own database (`bench` on the embedded server, or the database named
+by --database-url, whose warehouse schemas it drops first), never in the warehouse itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from warehouse.database import redact
+from warehouse.settings import load_settings
+
+SCHEMAS = ("raw", "bronze", "silver", "gold_candidate", "gold", "audit", "reference",
+           "security", "bench_floor")
+
+# What a dashboard reads: (name, SQL). Parameters are filled from the data.
+DASHBOARD_QUERIES: dict[str, str] = {
+    "brand 5m GGR series, 30 days": (
+        "select bucket_start, sum(ggr_minor) from gold.fct_bets_rollup "
+        "where granularity = '5m' and brand_id = %(brand)s "
+        "and bucket_start >= %(last_day)s::date - 29 and bucket_start < %(last_day)s::date + 1 "
+        "group by 1 order by 1"),
+    "top-50 games by RTP, one day": (
+        "select game_id, provider_id, sum(win_minor)::numeric / nullif(sum(stake_minor), 0) "
+        "as rtp, sum(stake_minor) as stake from gold.fct_bets_rollup "
+        "where granularity = '1d' and bucket_start = %(mid_day)s::date "
+        "group by 1, 2 order by rtp desc nulls last limit 50"),
+    "a month of retention cohorts": (
+        "select cohort_date, day_offset, sum(retained_players)::numeric "
+        "/ nullif(sum(cohort_size), 0) from gold.fct_retention "
+        "where cohort_type = 'registration' and cohort_date >= %(last_day)s::date - 30 "
+        "group by 1, 2 order by 1, 2"),
+    "LTV curve": (
+        "select day_offset, sum(cumulative_ngr_eur_minor)::numeric / nullif(sum(cohort_size), 0) "
+        "from gold.fct_ltv where cohort_type = 'first_deposit' group by 1 order by 1"),
+}
+
+
+@dataclass
+class BenchResult:
+    events_target: int
+    database: str
+    lines: int = 0
+    events: int = 0
+    landing_seconds: float = 0.0
+    landing_lines_per_second: float = 0.0
+    job_stages: dict[str, float] = field(default_factory=dict)
+    job_seconds: float = 0.0
+    full_seconds: float = 0.0  # landing + job
+    incremental_lines: int = 0
+    incremental_landing_seconds: float = 0.0
+    incremental_job_stages: dict[str, float] = field(default_factory=dict)
+    incremental_seconds: float = 0.0
+    incremental_share_of_full: float = 0.0
+    queries: dict[str, dict[str, float]] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
+    floor_seconds: float = 0.0
+    full_job_over_floor: float = 0.0
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
+    top_models: list[tuple[str, float]] = field(default_factory=list)
+
+
+def _bench_database(database_url: str | None) -> str:
+    """A database for the benchmark: --database-url as given, or `bench` on the embedded
+    server (created by its superuser, owned by the loader)."""
+    if database_url:
+        return database_url
+    from warehouse.embedded import DATABASE, LOADER, EmbeddedPostgres
+
+    settings = load_settings()
+    if settings.database_url:
+        raise SystemExit("with DWH_DATABASE_URL set, name an empty database for the benchmark "
+                         "with --database-url (its warehouse schemas are dropped first)")
+    state = EmbeddedPostgres(settings.home).start()
+    with psycopg.connect(state.admin_url(), autocommit=True) as conn:
+        if conn.execute("select 1 from pg_database where datname = 'bench'").fetchone() is None:
+            conn.execute(sql.SQL("create database bench owner {}").format(sql.Identifier(LOADER)))
+    return state.url().rsplit(f"/{DATABASE}", 1)[0] + "/bench"
+
+
+def _reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in SCHEMAS:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(
+                sql.Identifier(schema)))
+
+
+def _generate(home: Path, events: int, seed: int, days: int) -> tuple[Path, Path]:
+    from ingestion.generator import GeneratorConfig, generate
+
+    base = home / "bench" / f"events-{events}-seed{seed}-d{days}"
+    main, more = base / "main", base / "more"
+    start = date(2026, 1, 1)
+    if not (base / ".complete").exists():
+        generate(GeneratorConfig(events_target=events, days=days, seed=seed, start_date=start),
+                 main, progress=True)
+        # 1% more events: a later delivery over the last days of the period, another seed
+        generate(GeneratorConfig(events_target=max(events // 100, 1000), days=3, seed=seed + 1,
+                                 start_date=start + timedelta(days=days - 3)),
+                 more, progress=False)
+        # distinct names so that both deliveries land (the generator names files by day)
+        for path in more.iterdir():
+            path.rename(path.with_name("more-" + path.name))
+        (base / ".complete").touch()
+    return main, more
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def _land(url: str, directory: Path) -> tuple[int, float]:
+    from ingestion.landing import land
+
+    with psycopg.connect(url) as conn:
+        report, seconds = _timed(lambda: land(conn, [directory]))
+    if report.failed:
+        raise RuntimeError("landing failed: " + "; ".join(f.summary() for f in report.failed))
+    return report.total("lines_read"), seconds
+
+
+def _run_job(url: str, full_refresh: bool = False) -> tuple[dict[str, float], float]:
+    from warehouse.runner import run_warehouse_job
+
+    os.environ["DWH_DATABASE_URL"] = url
+    report, seconds = _timed(lambda: run_warehouse_job(
+        full_refresh=full_refresh, ephemeral_instance=True,
+        landing_dir=Path("/nonexistent-bench-landing")))
+    if not report.success:
+        raise RuntimeError(f"the warehouse job failed: {report.failure}")
+    return {s.name: round(s.seconds, 2) for s in report.steps}, seconds
+
+
+def _queries(url: str, repeats: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        last_day, mid_day, brand = conn.execute(
+            "select max(day), max(day) - 15, min(brand_id) from gold.fct_revenue_daily"
+        ).fetchone()  # type: ignore[misc]
+        params = {"last_day": last_day, "mid_day": mid_day, "brand": brand}
+        for name, query in DASHBOARD_QUERIES.items():
+            conn.execute(query, params).fetchall()  # warm
+            timings = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                conn.execute(query, params).fetchall()
+                timings.append((time.perf_counter() - started) * 1000)
+            timings.sort()
+            results[name] = {
+                "p50_ms": round(statistics.median(timings), 2),
+                "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 2),
+            }
+    return results
+
+
+def _floor(url: str, directory: Path) -> dict[str, float]:
+    """The physical floor on the same data: what any warehouse must at least do."""
+    floor: dict[str, float] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop schema if exists bench_floor cascade")
+        conn.execute("create schema bench_floor")
+        conn.execute("create table bench_floor.lines (line text)")
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("copy bench_floor.lines from stdin") as copy:
+            for path in sorted(directory.glob("*.ndjson*")):
+                opener = gzip.open if path.name.endswith(".gz") else open
+                with opener(path, "rb") as handle:  # type: ignore[operator]
+                    while chunk := handle.read(1 << 22):
+                        copy.write(chunk.replace(b"\\", b"\\\\"))
+        floor["copy_lines"] = time.perf_counter() - started
+        _, floor["distinct_on_dedup"] = _timed(lambda: conn.execute(
+            "create table bench_floor.dedup as select distinct on (event_id) * "
+            "from raw.events order by event_id, batch_id, line_no"))
+        _, floor["group_by_rollup"] = _timed(lambda: conn.execute(
+            "create table bench_floor.rollup as select date_trunc('minute', occurred_at) as m, "
+            "tenant_id, region, payload ->> 'game_id' as game_id, payload ->> 'currency' as c, "
+            "count(*), sum((payload ->> 'stake_minor')::bigint), "
+            "sum((payload ->> 'win_minor')::bigint) from bench_floor.dedup "
+            "where event_type = 'bet.settled' group by 1, 2, 3, 4, 5"))
+        conn.execute("drop schema bench_floor cascade")
+    return {k: round(v, 2) for k, v in floor.items()}
+
+
+def _peak_memory(url: str) -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peaks = {"dwh process": round(own, 1), "largest child (dbt, loader workers)":
+             round(children, 1)}
+    with psycopg.connect(url) as conn:
+        pid = conn.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        shared = conn.execute("show shared_buffers").fetchone()[0]  # type: ignore[index]
+    server = _postmaster_hwm(pid)
+    if server is not None:
+        peaks["postgres (largest process, incl. shared memory touched)"] = server
+    peaks["postgres shared_buffers setting"] = shared
+    return peaks
+
+
+def _postmaster_hwm(backend_pid: int) -> float | None:
+    try:
+        parent = int(Path(f"/proc/{backend_pid}/stat").read_text().split()[3])
+        hwm = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text().split()
+                if int(stat[3]) != parent and int(proc.name) != parent:
+                    continue
+                for line in (proc / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        hwm.append(int(line.split()[1]) / 1024)
+            except (OSError, ValueError, IndexError):
+                continue
+        return round(max(hwm), 1) if hwm else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _top_models() -> list[tuple[str, float]]:
+    from warehouse.dbt import target_path
+
+    candidates = sorted(target_path().parent.glob("**/run_results.json"),
+                        key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        return []
+    results = json.loads(candidates[-1].read_text())["results"]
+    timed = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results
+                    if r["unique_id"].startswith("model.")), key=lambda x: -x[1])
+    return [(name, round(seconds, 2)) for name, seconds in timed[:8]]
+
+
+def run_bench(events: int, *, seed: int = 1, days: int = 30, repeats: int = 30,
+              database_url: str | None = None,
+              echo: Callable[[str], None] = print) -> BenchResult:
+    settings = load_settings()
+    url = _bench_database(database_url)
+    result = BenchResult(events_target=events, database=redact(url))
+    echo(f"benchmark database: {redact(url)}")
+    main, more = _generate(settings.home, events, seed, days)
+    _reset(url)
+
+    echo("landing ...")
+    result.lines, result.landing_seconds = _land(url, main)
+    result.landing_lines_per_second = round(result.lines / result.landing_seconds)
+    with psycopg.connect(url) as conn:
+        result.events = conn.execute("select count(*) from raw.events").fetchone()[0]  # type: ignore[index]
+    echo(f"  {result.lines:,} lines in {result.landing_seconds:.1f} s "
+         f"({result.landing_lines_per_second:,} lines/s)")
+
+    echo("full job ...")
+    result.job_stages, result.job_seconds = _run_job(url)
+    result.top_models = _top_models()
+    result.full_seconds = round(result.landing_seconds + result.job_seconds, 2)
+    echo(f"  {result.job_seconds:.1f} s: {result.job_stages}")
+
+    echo("incremental run on 1% more events ...")
+    result.incremental_lines, result.incremental_landing_seconds = _land(url, more)
+    result.incremental_job_stages, job_seconds = _run_job(url)
+    result.incremental_seconds = round(result.incremental_landing_seconds + job_seconds, 2)
+    result.incremental_share_of_full = round(result.incremental_seconds / result.full_seconds, 3)
+
+    echo("dashboard queries ...")
+    result.queries = _queries(url, repeats)
+
+    echo("floor ...")
+    result.floor = _floor(url, main)
+    result.floor_seconds = round(sum(result.floor.values()), 2)
+    result.full_job_over_floor = round(result.full_seconds / result.floor_seconds, 2)
+    result.peak_memory_mb = _peak_memory(url)  # type: ignore[assignment]
+    return result
+
+
+def format_table(result: BenchResult) -> str:
+    rows = [
+        ("events landed (lines)", f"{result.events:,} ({result.lines:,})"),
+        ("landing", f"{result.landing_seconds:.1f} s, {result.landing_lines_per_second:,} "
+                    "lines/s"),
+        *[(f"job stage: {name}", f"{seconds:.1f} s") for name, seconds in
+          result.job_stages.items()],
+        ("full job (landing -> publication)", f"{result.full_seconds:.1f} s"),
+        ("floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.floor.items()),
+         f"{result.floor_seconds:.1f} s"),
+        ("full job / floor", f"{result.full_job_over_floor:.2f} x (target <= 5)"),
+        (f"incremental run ({result.incremental_lines:,} more lines)",
+         f"{result.incremental_seconds:.1f} s = {result.incremental_share_of_full:.1%} of the "
+         "full job (target <= 15%)"),
+        *[(f"query: {name}", f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms")
+          for name, q in result.queries.items()],
+        *[(f"slowest model: {name}", f"{seconds:.1f} s") for name, seconds in
+          result.top_models],
+        *[(f"peak memory: {name}", f"{value} MB" if isinstance(value, float) else str(value))
+          for name, value in result.peak_memory_mb.items()],
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def save(result: BenchResult, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(asdict(result), indent=2, default=str))
+    return path
