@@ -69,6 +69,11 @@ touched_days as (
     from registrations
     inner join players_with_new_registrations using (brand_id, player_id)
 
+    union
+
+    -- a backfill range or the daily sweep (macros/forced_days.sql)
+    select forced_day from ({{ forced_days() }}) as forced
+
 ),
 {% endif %}
 

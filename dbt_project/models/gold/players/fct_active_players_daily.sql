@@ -80,6 +80,11 @@ changed_days as (
     from activity
     where batch_id > {{ batch_watermark() }}
 
+    union
+
+    -- a backfill range or the daily sweep (macros/forced_days.sql)
+    select forced_day from ({{ forced_days() }}) as forced
+
 ),
 
 touched_days as (

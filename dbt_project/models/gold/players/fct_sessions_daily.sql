@@ -31,6 +31,11 @@ touched_days as (
     from sessions
     where batch_id > {{ batch_watermark() }}
 
+    union
+
+    -- a backfill range or the daily sweep (macros/forced_days.sql)
+    select forced_day from ({{ forced_days() }}) as forced
+
 ),
 {% endif %}
 

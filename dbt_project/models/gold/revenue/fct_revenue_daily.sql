@@ -27,11 +27,24 @@ fx as (
 ),
 
 {% if is_incremental() %}
+-- a second import of int_revenue_events, so that neither is referenced twice and PostgreSQL
+-- inlines both (a CTE referenced twice is materialized in full, and its indexes are lost)
+new_revenue_events as (
+
+    select * from {{ ref('int_revenue_events') }}
+    where batch_id > {{ batch_watermark() }}
+
+),
+
 touched_days as (
 
     select distinct event_date
-    from revenue_events
-    where batch_id > {{ batch_watermark() }}
+    from new_revenue_events
+
+    union
+
+    -- a backfill range or the daily sweep (macros/forced_days.sql)
+    select forced_day from ({{ forced_days() }}) as forced
 
 ),
 {% endif %}

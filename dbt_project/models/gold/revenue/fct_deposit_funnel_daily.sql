@@ -1,0 +1,140 @@
+-- Grain: one row per (day, brand_id, region, method), day = UTC day of the payment's first
+-- payment.intent. The deposit funnel per payment (int_payments, each step at its first event):
+-- 1 intent -> 2 authorized -> 3 captured -> 4 credited (wallet.credit, reason deposit,
+-- reference_id = payment_id). A payment reaches step k when it reached step k-1 and its step-k
+-- time is at or after its step-(k-1) time and at most funnel_window_seconds after the intent.
+--
+-- Incremental: `day` is the unique key. A run recomputes every day a payment changed since the
+-- last run can have been counted on ([intent_date, latest_intent_date] of int_payments rows
+-- above the watermark); the pre-hook deletes those days first, so a day left without
+-- payments keeps no stale row. A change of funnel_window_seconds needs a --full-refresh.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='day',
+        on_schema_change='fail',
+        pre_hook="{% if is_incremental() %}
+            delete from {{ this }} where day in (
+                select generate_series(intent_date, latest_intent_date, interval '1 day')::date
+                from {{ ref('int_payments') }}
+                where batch_id > {{ batch_watermark() }}
+                union select forced_day from ({{ forced_days() }}) as forced
+            )
+        {% endif %}",
+        post_hook="{{ record_batch_watermark() }}",
+    )
+}}
+
+with
+
+payments as (
+
+    select * from {{ ref('int_payments') }}
+
+),
+
+{% if is_incremental() %}
+-- a second import of int_payments, so that neither is referenced twice and PostgreSQL inlines
+-- both (a CTE referenced twice is materialized in full, and its indexes are lost)
+changed_payments as (
+
+    select * from {{ ref('int_payments') }}
+    where batch_id > {{ batch_watermark() }}
+
+),
+
+touched_days as (
+
+    select distinct
+        generate_series(intent_date, latest_intent_date, interval '1 day')::date as day
+    from changed_payments
+
+    union
+
+    -- a backfill range or the daily sweep (macros/forced_days.sql)
+    select forced_day from ({{ forced_days() }}) as forced
+
+),
+{% endif %}
+
+intents as (
+
+    select
+        *,
+        intent_at + make_interval(secs => {{ var('funnel_window_seconds') }}) as window_ends_at
+    from payments
+    where intent_at is not null
+    {% if is_incremental() %}
+        and intent_date in (select day from touched_days)
+    {% endif %}
+
+),
+
+authorized as (
+
+    select
+        *,
+        coalesce(authorized_at >= intent_at and authorized_at <= window_ends_at, false)
+            as is_authorized
+    from intents
+
+),
+
+captured as (
+
+    select
+        *,
+        coalesce(is_authorized and captured_at >= authorized_at
+            and captured_at <= window_ends_at, false) as is_captured
+    from authorized
+
+),
+
+credited as (
+
+    select
+        *,
+        coalesce(is_captured and credited_at >= captured_at
+            and credited_at <= window_ends_at, false) as is_credited
+    from captured
+
+),
+
+daily as (
+
+    select
+        intent_date as day,
+        brand_id,
+        region,
+        method,
+        count(*) as intents,
+        count(*) filter (where is_authorized) as authorized,
+        count(*) filter (where is_captured) as captured,
+        count(*) filter (where is_credited) as credited
+
+    from credited
+    group by 1, 2, 3, 4
+
+),
+
+final as (
+
+    select
+        day,
+        brand_id,
+        region,
+        method,
+        intents,
+        authorized,
+        captured,
+        credited,
+        authorized::numeric / nullif(intents, 0) as authorized_rate,
+        captured::numeric / nullif(intents, 0) as captured_rate,
+        credited::numeric / nullif(intents, 0) as credited_rate
+
+    from daily
+
+)
+
+select * from final

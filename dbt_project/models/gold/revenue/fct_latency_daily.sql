@@ -1,0 +1,154 @@
+-- Grain: one row per (day, brand_id) with a settle lag or an ingest lag.
+-- Settle lag: seconds from a bet's first bet.placed to its first bet.settled (int_bets), by
+-- the UTC day of the settlement; bets without a placed event have none. Ingest lag: seconds
+-- from occurred_at to ingested_at of every deduplicated event of a known type with a valid
+-- payload that carries ingested_at, by the UTC day of occurred_at. Percentiles are continuous
+-- (percentile_cont). Lags are kept as they are, negative ones (producer clocks disagree)
+-- included.
+--
+-- Incremental: `day` is the unique key. A run recomputes every day a bet changed since the
+-- last run can have been settled on (int_bets rows above the watermark, as in
+-- fct_bets_rollup; the pre-hook deletes those days first) and every day of the new events.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='day',
+        on_schema_change='fail',
+        pre_hook="{% if is_incremental() %}
+            delete from {{ this }} where day in (
+                select generate_series(settled_date, latest_settlement_date, interval '1 day')::date
+                from {{ ref('int_bets') }}
+                where batch_id > {{ batch_watermark() }}
+                union select forced_day from ({{ forced_days() }}) as forced
+            )
+        {% endif %}",
+        post_hook="{{ record_batch_watermark() }}",
+    )
+}}
+
+with
+
+bets as (
+
+    select * from {{ ref('int_bets') }}
+
+),
+
+events as (
+
+    select * from {{ ref('int_events') }}
+    where is_known_type
+        and invalid_reason is null
+        and ingested_at is not null
+
+),
+
+{% if is_incremental() %}
+-- second imports of the changed rows, so that no CTE is referenced twice and PostgreSQL
+-- inlines all of them (a CTE referenced twice is materialized in full, and its indexes are lost)
+changed_bets as (
+
+    select * from {{ ref('int_bets') }}
+    where batch_id > {{ batch_watermark() }}
+
+),
+
+new_events as (
+
+    select * from {{ ref('int_events') }}
+    where batch_id > {{ batch_watermark() }}
+        and is_known_type
+        and invalid_reason is null
+        and ingested_at is not null
+
+),
+
+touched_days as (
+
+    select generate_series(settled_date, latest_settlement_date, interval '1 day')::date as day
+    from changed_bets
+
+    union
+
+    select event_date
+    from new_events
+
+    union
+
+    -- a backfill range or the daily sweep (macros/forced_days.sql)
+    select forced_day from ({{ forced_days() }}) as forced
+
+),
+{% endif %}
+
+settle_lags as (
+
+    select
+        settled_date as day,
+        brand_id,
+        settle_lag_seconds::double precision as lag_seconds
+    from bets
+    where settled_at is not null
+        and placed_at is not null
+    {% if is_incremental() %}
+        and settled_date in (select day from touched_days)
+    {% endif %}
+
+),
+
+ingest_lags as (
+
+    select
+        event_date as day,
+        brand_id,
+        extract(epoch from ingested_at - occurred_at)::double precision as lag_seconds
+    from events
+    {% if is_incremental() %}
+        where event_date in (select day from touched_days)
+    {% endif %}
+
+),
+
+settle_daily as (
+
+    select
+        day,
+        brand_id,
+        percentile_cont(0.5) within group (order by lag_seconds) as settle_lag_p50_s,
+        percentile_cont(0.95) within group (order by lag_seconds) as settle_lag_p95_s,
+        count(*) as settle_lag_bets
+    from settle_lags
+    group by 1, 2
+
+),
+
+ingest_daily as (
+
+    select
+        day,
+        brand_id,
+        percentile_cont(0.95) within group (order by lag_seconds) as ingest_lag_p95_s,
+        count(*) as ingest_lag_events
+    from ingest_lags
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        day,
+        brand_id,
+        settle_daily.settle_lag_p50_s,
+        settle_daily.settle_lag_p95_s,
+        ingest_daily.ingest_lag_p95_s,
+        coalesce(settle_daily.settle_lag_bets, 0) as settle_lag_bets,
+        coalesce(ingest_daily.ingest_lag_events, 0) as ingest_lag_events
+
+    from settle_daily
+    full join ingest_daily using (day, brand_id)
+
+)
+
+select * from final

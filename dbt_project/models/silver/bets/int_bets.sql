@@ -1,0 +1,186 @@
+-- Grain: one row per bet_id: the bet's first bet.placed and its first bet.settled event,
+-- each chosen by (occurred_at, event_id) among the valid, deduplicated events of the bet.
+--
+-- A bet settled without a placed event has a row (it counts in revenue and rollups) with no
+-- placed_at and no settle lag; a bet placed but not yet settled has a row with no settled_at.
+-- The envelope, game and money columns are those of the settled event, else of the placed one.
+--
+-- Incremental by batch, with state: a run takes the bet events of the batches above the
+-- highest one already here and merges them into the kept rows of the
+-- bets they touch (the first of two events is associative). The run's rows replace those
+-- bets (delete+insert on bet_id); a row's batch_id is the highest batch of its events, so gold
+-- marts find every bet that changed. A later, earlier-dated bet.settled moves a bet to another day: the days a bet can
+-- ever have been counted on lie in [settled_date, latest_settlement_date], which incremental
+-- gold marts recompute.
+{{
+    config(
+        unique_key='bet_id',
+        incremental_strategy='delete+insert',
+        indexes=[
+            {'columns': ['bet_id'], 'unique': true},
+            {'columns': ['batch_id']},
+            {'columns': ['settled_date']},
+        ],
+    )
+}}
+
+with
+
+new_bet_events as (
+
+    -- The valid first copies of the bet events of the batches not seen yet. They are read from
+    -- int_events, whose rows are exactly those copies with their payload, rather than through
+    -- valid_first_copies(stg_bets): one scan of int_events (by its (event_type, batch_id) index
+    -- when incremental) instead of a scan of raw.events joined back to int_events on three
+    -- columns, a join PostgreSQL estimates at one row. The payload is typed once per event by
+    -- jsonb_to_record, in the scan (so in parallel workers): the contract (invalid_reason is
+    -- null) guarantees these fields' types, except win_minor on a bet.placed, read as jsonb.
+    select
+        events.event_id,
+        events.event_type,
+        events.occurred_at,
+        events.event_date,
+        events.brand_id,
+        events.region,
+        events.player_id,
+        events.batch_id,
+        payload.bet_id,
+        payload.game_id,
+        payload.provider_id,
+        payload.stake_minor,
+        case when events.event_type = 'bet.settled' then payload.win_minor::bigint end
+            as win_minor,
+        payload.currency,
+        payload.in_bonus as is_in_bonus
+
+    from {{ ref('int_events') }} as events
+    cross join lateral jsonb_to_record(events.payload) as payload (
+        bet_id text, game_id text, provider_id text, stake_minor bigint, win_minor jsonb,
+        currency text, in_bonus boolean
+    )
+    where events.event_type in ('bet.placed', 'bet.settled')
+        and events.invalid_reason is null
+        and events.batch_id <= {{ batch_horizon() }}
+        {% if is_incremental() %}
+        and events.batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
+        {% endif %}
+
+),
+
+{% if is_incremental() %}
+previous as (
+
+    -- the kept state of the bets this run's events touch
+    select * from {{ this }}
+    where bet_id in (select bet_id from new_bet_events)
+
+),
+{% endif %}
+
+candidates as (
+
+    -- every new event (standing for one event), and the first placed / first settled event
+    -- each touched bet already has (standing for the events it was chosen from)
+    select
+        bet_id, event_type, event_id, occurred_at, brand_id, region, player_id,
+        game_id, provider_id, currency, stake_minor, win_minor, is_in_bonus,
+        1 as events,
+        case when event_type = 'bet.settled' then event_date end as latest_settlement_date,
+        batch_id
+    from new_bet_events
+
+    {% if is_incremental() %}
+    union all
+
+    select
+        bet_id, 'bet.placed', placed_event_id, placed_at, brand_id, region, player_id,
+        game_id, provider_id, currency, stake_minor, win_minor, is_in_bonus,
+        placed_events, null, batch_id
+    from previous
+    where placed_event_id is not null
+
+    union all
+
+    select
+        bet_id, 'bet.settled', settled_event_id, settled_at, brand_id, region, player_id,
+        game_id, provider_id, currency, stake_minor, win_minor, is_in_bonus,
+        settled_events, latest_settlement_date, batch_id
+    from previous
+    where settled_event_id is not null
+    {% endif %}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by bet_id, event_type order by occurred_at, event_id
+        ) = 1 as is_first_of_type
+    from candidates
+
+),
+
+{% set first_placed = "is_first_of_type and event_type = 'bet.placed'" -%}
+{% set first_settled = "is_first_of_type and event_type = 'bet.settled'" -%}
+pivoted as (
+
+    -- one aggregation over the rows sorted by bet_id: the first placed and first settled
+    -- event's columns, and what all the bet's events add up to (no joins)
+    select
+        bet_id,
+        {% for column in ['brand_id', 'region', 'player_id', 'game_id', 'provider_id',
+                          'currency', 'stake_minor'] %}
+        coalesce(
+            max({{ column }}) filter (where {{ first_settled }}),
+            max({{ column }}) filter (where {{ first_placed }})
+        ) as {{ column }},
+        {% endfor %}
+        max(win_minor) filter (where {{ first_settled }}) as win_minor,
+        coalesce(
+            bool_or(is_in_bonus) filter (where {{ first_settled }}),
+            bool_or(is_in_bonus) filter (where {{ first_placed }})
+        ) as is_in_bonus,
+        max(event_id) filter (where {{ first_placed }}) as placed_event_id,
+        max(occurred_at) filter (where {{ first_placed }}) as placed_at,
+        max(event_id) filter (where {{ first_settled }}) as settled_event_id,
+        max(occurred_at) filter (where {{ first_settled }}) as settled_at,
+        max(latest_settlement_date) as latest_settlement_date,
+        coalesce(sum(events) filter (where event_type = 'bet.placed'), 0) as placed_events,
+        coalesce(sum(events) filter (where event_type = 'bet.settled'), 0) as settled_events,
+        max(batch_id) as batch_id
+    from ranked
+    group by bet_id
+
+),
+
+final as (
+
+    select
+        bet_id,
+        brand_id,
+        region,
+        player_id,
+        game_id,
+        provider_id,
+        currency,
+        stake_minor,
+        win_minor,
+        is_in_bonus,
+        placed_event_id,
+        placed_at,
+        settled_event_id,
+        settled_at,
+        (settled_at at time zone 'UTC')::date as settled_date,
+        latest_settlement_date,
+        extract(epoch from settled_at - placed_at) as settle_lag_seconds,
+        placed_events::bigint as placed_events,
+        settled_events::bigint as settled_events,
+        batch_id
+
+    from pivoted
+
+)
+
+select * from final

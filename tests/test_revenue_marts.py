@@ -1,0 +1,344 @@
+"""Revenue and payments marts: gold.fct_bets_rollup, fct_revenue_daily, fct_deposit_funnel_daily
+and fct_latency_daily, over silver int_bets and int_payments.
+
+One hand-made data set lands in three batches; the module's database is built incrementally
+after each batch (duplicates in the same and in a later batch, an invalid payload, an unknown
+type, late events within the lookback, a re-sent bet.settled and a second payment.intent that
+move a bet and a payment to an earlier day and leave D3 empty). Every row of every mart is
+compared with values computed by hand below; a second database lands the same files and builds
+once, and must hold identical tables.
+
+Days: D1 = 2026-03-01, D2 = 2026-03-02, D3 = 2026-03-03, and 2028-01-02 (after the last FX
+date of the seed, 2027-12-31). FX rates of the seed reference.fx_rates_daily used below (EUR
+per unit; 2 minor units): BRL 2026-03-01 0.179224, USD 2027-12-31 0.924897, EUR 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.events import at, build, event, land_events, query, table_snapshot
+
+D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+D2028 = date(2028, 1, 2)
+SELECT = ("--select", "+fct_bets_rollup", "+fct_revenue_daily", "+fct_deposit_funnel_daily",
+          "+fct_latency_daily")
+# dbt unit tests do not depend on the data: they run in the first build only
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+GOLD = ("gold.fct_bets_rollup", "gold.fct_revenue_daily", "gold.fct_deposit_funnel_daily",
+        "gold.fct_latency_daily")
+SILVER = ("silver.int_bets", "silver.int_payments")
+
+
+def ev(event_id: str, event_type: str, when: str, *, player: str = "p1",
+       brand: str = "brand-1", region: str = "EU", ingested: str | None = None,
+       **payload: Any) -> dict[str, Any]:
+    return event(event_type, at(when), event_id=event_id, player=player, brand=brand,
+                 region=region, ingested_at=at(ingested) if ingested else None, **payload)
+
+
+def placed(event_id: str, bet: str, when: str, stake: int, *, game: str = "g1",
+           provider: str = "pr1", currency: str = "EUR", **envelope: Any) -> dict[str, Any]:
+    return ev(event_id, "bet.placed", when, bet_id=bet, game_id=game, provider_id=provider,
+              stake_minor=stake, currency=currency, in_bonus=False, **envelope)
+
+
+def settled(event_id: str, bet: str, when: str, stake: int, win: int, *, game: str = "g1",
+            provider: str = "pr1", currency: str = "EUR", **envelope: Any) -> dict[str, Any]:
+    return ev(event_id, "bet.settled", when, bet_id=bet, game_id=game, provider_id=provider,
+              stake_minor=stake, win_minor=win, currency=currency, in_bonus=False, **envelope)
+
+
+def payment(event_id: str, step: str, pay: str, when: str, *, method: str = "card",
+            **extra: Any) -> dict[str, Any]:
+    return ev(event_id, f"payment.{step}", when, payment_id=pay, amount_minor=1000,
+              currency="EUR", method=method, **extra)
+
+
+def credit(event_id: str, pay: str, when: str, reason: str = "deposit") -> dict[str, Any]:
+    return ev(event_id, "wallet.credit", when, amount_minor=1000, currency="EUR", reason=reason,
+              reference_id=pay)
+
+
+S1 = settled("S1", "b1", "2026-03-01 10:00:30", 1000, 0, ingested="2026-03-01 10:00:31")
+I1 = payment("I1", "intent", "pay1", "2026-03-01 09:00:00", ingested="2026-03-01 09:00:04")
+
+BATCH_1 = [
+    placed("P1", "b1", "2026-03-01 10:00:00", 1000, ingested="2026-03-01 10:00:02"),
+    S1,
+    placed("P2", "b2", "2026-03-01 10:01:00", 500),
+    settled("S2", "b2", "2026-03-01 10:02:10", 500, 1500),
+    # placed before midnight, settled after: counts on D2 with a 40 s lag
+    placed("P3", "b3", "2026-03-01 23:59:40", 200, game="g2"),
+    settled("S3", "b3", "2026-03-02 00:00:20", 200, 100, game="g2"),
+    # settled without a placed event: counts in revenue and rollups, has no settle lag
+    settled("S4", "b4", "2026-03-01 10:03:00", 300, 300),
+    placed("P5", "b5", "2026-03-02 09:00:00", 100),  # settled in batch 2
+    placed("P6", "b6", "2026-03-01 12:00:00", 10000, game="g3", provider="pr2",
+           currency="BRL", brand="brand-2", region="LATAM"),
+    settled("S6", "b6", "2026-03-01 12:00:10", 10000, 2000, game="g3", provider="pr2",
+            currency="BRL", brand="brand-2", region="LATAM", ingested="2026-03-01 12:00:20"),
+    # invalid payload (negative stake) and unknown type: in no mart, not even in ingest lags
+    settled("X1", "b_bad", "2026-03-01 11:00:00", -5, 0, ingested="2026-03-01 11:01:40"),
+    ev("U1", "shop.opened", "2026-03-01 11:00:00", ingested="2026-03-01 11:01:40"),
+    S1,  # a duplicate in the same file
+    # pay1 reaches every step
+    I1,
+    payment("A1", "authorized", "pay1", "2026-03-01 09:01:00"),
+    payment("C1", "captured", "pay1", "2026-03-01 09:02:00", fee_minor=30),
+    credit("W1", "pay1", "2026-03-01 09:03:00"),
+    # pay2 is authorized before its intent: stops at step 1 (its fee still counts in NGR)
+    payment("I2", "intent", "pay2", "2026-03-01 09:10:00"),
+    payment("A2", "authorized", "pay2", "2026-03-01 09:09:00"),
+    payment("C2", "captured", "pay2", "2026-03-01 09:12:00", fee_minor=10),
+    # pay3 is captured exactly 3600 s after its intent (counted), credited 1 s too late
+    payment("I3", "intent", "pay3", "2026-03-01 09:20:00"),
+    payment("A3", "authorized", "pay3", "2026-03-01 09:30:00"),
+    payment("C3", "captured", "pay3", "2026-03-01 10:20:00"),
+    credit("W3", "pay3", "2026-03-01 10:20:01"),
+    payment("I4", "intent", "pay4", "2026-03-01 11:00:00", method="pix"),
+    ev("F4", "payment.failed", "2026-03-01 11:01:00", payment_id="pay4", method="pix",
+       error_code="insufficient_funds"),
+    ev("BO1", "bonus.consumed", "2026-03-01 15:00:00", bonus_id="bo1", amount_minor=50,
+       currency="EUR"),
+    ev("J1", "jackpot.contribution", "2026-03-01 15:00:00", game_id="g1", amount_minor=20,
+       currency="EUR"),
+]
+
+BATCH_2 = [
+    settled("S5", "b5", "2026-03-02 09:00:05", 100, 0),
+    S1,  # a duplicate in a later batch
+    payment("I5", "intent", "pay5", "2026-03-02 08:00:00", ingested="2026-03-02 08:00:06"),
+    payment("A5", "authorized", "pay5", "2026-03-02 08:00:10"),
+    payment("C5", "captured", "pay5", "2026-03-02 08:00:20"),  # no fee_minor: 0
+    credit("W5", "pay5", "2026-03-02 08:00:30"),
+    # late (D1 after D2 was processed), within the lookback
+    placed("P7", "b7", "2026-03-01 13:00:00", 400),
+    settled("S7", "b7", "2026-03-01 13:00:15", 400, 0, ingested="2026-03-01 13:00:18"),
+    # b8 and pay6 are, for now, the only bet and payment of D3
+    placed("P8", "b8", "2026-03-02 22:59:00", 700),
+    settled("S8", "b8", "2026-03-03 12:00:00", 700, 700),
+    payment("I6", "intent", "pay6", "2026-03-03 10:00:00"),
+]
+
+BATCH_3 = [
+    # re-sent settlements with new event ids, earlier than the first ones: they become the
+    # bets' first bet.settled (b2 moves to the 10:01 minute, b8 from D3 to D2)
+    settled("S2b", "b2", "2026-03-01 10:01:45", 500, 1200),
+    settled("S8b", "b8", "2026-03-02 23:00:00", 700, 700),
+    # an earlier second intent moves pay6 from D3 to D1
+    payment("I6b", "intent", "pay6", "2026-03-01 20:00:00"),
+    payment("A6", "authorized", "pay6", "2026-03-01 20:05:00"),
+    I1,  # a duplicate
+    # after the seed's last FX date: converted at the 2027-12-31 rate
+    settled("S9", "b9", "2028-01-02 10:00:00", 1234, 0, game="g4", provider="pr3",
+            currency="USD", brand="brand-3", region="NA"),
+]
+
+BATCHES = (BATCH_1, BATCH_2, BATCH_3)
+
+
+@dataclass
+class Built:
+    url: str  # built incrementally, once after each batch
+    full_url: str  # the same files landed, built once
+    d3_after_batch_2: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+
+def d3_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    return {relation: query(url, f"select * from {relation} where day = %s", [D3])
+            for relation in ("gold.fct_bets_rollup", "gold.fct_deposit_funnel_daily",
+                             "gold.fct_latency_daily")}
+
+
+@pytest.fixture(scope="module")
+def built(module_warehouse_url: str, databases: Any,
+          tmp_path_factory: pytest.TempPathFactory) -> Built:
+    files = tmp_path_factory.mktemp("revenue_files")
+    result = Built(url=module_warehouse_url, full_url=databases.create())
+    paths: list[Path] = []
+    for number, batch in enumerate(BATCHES, start=1):
+        path = files / f"revenue-{number}.ndjson"
+        land_events(result.url, path, batch)
+        paths.append(path)
+        build(result.url, *SELECT, *(NO_UNIT_TESTS if number > 1 else ()))
+        if number == 2:
+            result.d3_after_batch_2 = d3_rows(result.url)
+    for path, batch in zip(paths, BATCHES, strict=True):
+        land_events(result.full_url, path, batch)  # the same bytes, in the same order
+    build(result.full_url, *SELECT, *NO_UNIT_TESTS)
+    return result
+
+
+def ts(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def rounded(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Ratios and percentiles compared to 9 decimals (numeric scale / float noise aside)."""
+    return tuple(round(float(v), 9) if isinstance(v, Decimal | float) else v for v in row)
+
+
+def rows(url: str, relation: str, columns: str, order_by: str) -> list[tuple[Any, ...]]:
+    return [rounded(r) for r in query(url, f"select {columns} from {relation} order by {order_by}")]
+
+
+def test_bets_rollup(built: Built) -> None:
+    def all_granularities(start: str, day: date, slice_: tuple[str, ...],
+                          facts: tuple[int, int, int]) -> list[tuple[Any, ...]]:
+        # one bet alone in its minute, 5 minutes, hour and day
+        bets, stake, win = facts
+        starts = {"1m": start, "5m": start, "1h": start[:14] + "00:00",
+                  "1d": start[:11] + "00:00:00"}
+        return [(g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
+                for g, s in starts.items()]
+
+    eur_g1 = ("brand-1", "EU", "pr1", "g1", "EUR")
+    eur_g2 = ("brand-1", "EU", "pr1", "g2", "EUR")
+    expected = [
+        # brand-1 g1 on D1: b1 10:00:30, b2 10:01:45 (its re-sent, earlier settlement, with
+        # win 1200), b4 10:03:00 (no placed event), b7 13:00:15 (late)
+        ("1m", ts("2026-03-01 10:00"), *eur_g1, 1, 1000, 0, 1000, 0.0, D1),
+        ("1m", ts("2026-03-01 10:01"), *eur_g1, 1, 500, 1200, -700, 2.4, D1),
+        ("1m", ts("2026-03-01 10:03"), *eur_g1, 1, 300, 300, 0, 1.0, D1),
+        ("1m", ts("2026-03-01 13:00"), *eur_g1, 1, 400, 0, 400, 0.0, D1),
+        ("5m", ts("2026-03-01 10:00"), *eur_g1, 3, 1800, 1500, 300, round(1500 / 1800, 9), D1),
+        ("5m", ts("2026-03-01 13:00"), *eur_g1, 1, 400, 0, 400, 0.0, D1),
+        ("1h", ts("2026-03-01 10:00"), *eur_g1, 3, 1800, 1500, 300, round(1500 / 1800, 9), D1),
+        ("1h", ts("2026-03-01 13:00"), *eur_g1, 1, 400, 0, 400, 0.0, D1),
+        ("1d", ts("2026-03-01 00:00"), *eur_g1, 4, 2200, 1500, 700, round(1500 / 2200, 9), D1),
+        # brand-1 g1 on D2: b5 09:00:05 and b8 23:00:00 (moved from D3)
+        ("1m", ts("2026-03-02 09:00"), *eur_g1, 1, 100, 0, 100, 0.0, D2),
+        ("1m", ts("2026-03-02 23:00"), *eur_g1, 1, 700, 700, 0, 1.0, D2),
+        ("5m", ts("2026-03-02 09:00"), *eur_g1, 1, 100, 0, 100, 0.0, D2),
+        ("5m", ts("2026-03-02 23:00"), *eur_g1, 1, 700, 700, 0, 1.0, D2),
+        ("1h", ts("2026-03-02 09:00"), *eur_g1, 1, 100, 0, 100, 0.0, D2),
+        ("1h", ts("2026-03-02 23:00"), *eur_g1, 1, 700, 700, 0, 1.0, D2),
+        ("1d", ts("2026-03-02 00:00"), *eur_g1, 2, 800, 700, 100, 0.875, D2),
+        # b3: placed on D1, settled 00:00:20 on D2
+        *all_granularities("2026-03-02 00:00:00", D2, eur_g2, (1, 200, 100)),
+        *all_granularities("2026-03-01 12:00:00", D1, ("brand-2", "LATAM", "pr2", "g3", "BRL"),
+                           (1, 10000, 2000)),
+        *all_granularities("2028-01-02 10:00:00", D2028, ("brand-3", "NA", "pr3", "g4", "USD"),
+                           (1, 1234, 0)),
+    ]
+    order = "brand_id, game_id, day, granularity, bucket_start"
+    actual = rows(built.url, "gold.fct_bets_rollup",
+                  "granularity, bucket_start, brand_id, region, provider_id, game_id, currency, "
+                  "bets_settled, stake_minor, win_minor, ggr_minor, rtp, day", order)
+    # the same order as `order`: brand_id, game_id, day, granularity, bucket_start
+    assert actual == sorted(expected, key=lambda r: (r[2], r[5], r[12], r[0], r[1]))
+
+
+def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
+    sums = query(built.url, """
+        select brand_id, region, provider_id, game_id, currency, granularity,
+               sum(bets_settled), sum(stake_minor), sum(win_minor), sum(ggr_minor)
+        from gold.fct_bets_rollup group by 1, 2, 3, 4, 5, 6""")
+    by_slice: dict[tuple[Any, ...], dict[str, tuple[Any, ...]]] = {}
+    for *slice_, granularity, b, s, w, g in sums:
+        by_slice.setdefault(tuple(slice_), {})[granularity] = (b, s, w, g)
+    assert len(by_slice) == 4
+    for slice_, per_granularity in by_slice.items():
+        assert set(per_granularity) == {"1m", "5m", "1h", "1d"}, slice_
+        assert len(set(per_granularity.values())) == 1, (slice_, per_granularity)
+
+
+def test_revenue_daily(built: Built) -> None:
+    # Every valid bet.settled event counts here (int_revenue_events), the re-sent S2b and S8b
+    # included, unlike in the rollup, which counts each bet once (see the report).
+    assert rows(built.url, "gold.fct_revenue_daily", "*", "day, brand_id") == [
+        # stake 1000 + 500 + 500 + 300 + 400, win 0 + 1500 + 1200 + 300 + 0; bonus 50,
+        # jackpot 20, fees 30 (pay1) + 10 (pay2) + 0 (pay3); NGR = -300 - 50 - 20 - 40
+        (D1, "brand-1", "EU", "EUR", 2700, 3000, -300, 50, 20, 40, -410, round(3000 / 2700, 9),
+         -300, -410),
+        # 8000 BRL x 0.179224 = 1433.792 -> 1434
+        (D1, "brand-2", "LATAM", "BRL", 10000, 2000, 8000, 0, 0, 0, 8000, 0.2, 1434, 1434),
+        # S3 (200/100), S5 (100/0), S8b (700/700); pay5's capture has no fee
+        (D2, "brand-1", "EU", "EUR", 1000, 800, 200, 0, 0, 0, 200, 0.8, 200, 200),
+        # S8, b8's first settlement event, still counts on D3 here
+        (D3, "brand-1", "EU", "EUR", 700, 700, 0, 0, 0, 0, 0, 1.0, 0, 0),
+        # 1234 USD x 0.924897 (2027-12-31, the latest rate on or before) = 1141.322898 -> 1141
+        (D2028, "brand-3", "NA", "USD", 1234, 0, 1234, 0, 0, 0, 1234, 0.0, 1141, 1141),
+    ]
+
+
+def test_deposit_funnel_daily(built: Built) -> None:
+    assert rows(built.url, "gold.fct_deposit_funnel_daily", "*", "day, method") == [
+        # pay1 all steps; pay2 authorized before its intent; pay3 captured at the window's
+        # end, credited after it; pay6 (moved from D3 by its earlier intent) authorized
+        (D1, "brand-1", "EU", "card", 4, 3, 2, 1, 0.75, 0.5, 0.25),
+        (D1, "brand-1", "EU", "pix", 1, 0, 0, 0, 0.0, 0.0, 0.0),
+        (D2, "brand-1", "EU", "card", 1, 1, 1, 1, 1.0, 1.0, 1.0),
+    ]
+
+
+def test_latency_daily(built: Built) -> None:
+    assert rows(built.url, "gold.fct_latency_daily", "*", "day, brand_id") == [
+        # settle lags b7 15, b1 30, b2 45 (S2b 10:01:45 - 10:01:00): p50 30,
+        # p95 = 30 + 0.9 x 15 = 43.5; ingest lags S1 1, P1 2, S7 3, I1 4 (X1 invalid and U1
+        # unknown left out): p95 = 3 + 0.85 x 1 = 3.85
+        (D1, "brand-1", 30.0, 43.5, 3.85, 3, 4),
+        (D1, "brand-2", 10.0, 10.0, 10.0, 1, 1),
+        # b5 5, b3 40 (across midnight), b8 60 (S8b 23:00 - P8 22:59): p95 = 40 + 0.9 x 20
+        (D2, "brand-1", 40.0, 58.0, 6.0, 3, 1),
+    ]
+
+
+def test_moved_bet_and_payment_leave_no_stale_day(built: Built) -> None:
+    # after batch 2, D3 held b8 (settled 12:00, 46860 s after being placed) and pay6
+    before = {relation: [rounded(r) for r in found]
+              for relation, found in built.d3_after_batch_2.items()}
+    assert before["gold.fct_bets_rollup"] == [
+        (g, ts(s), "brand-1", "EU", "pr1", "g1", "EUR", 1, 700, 700, 0, 1.0, D3)
+        for g, s in (("1m", "2026-03-03 12:00"), ("5m", "2026-03-03 12:00"),
+                     ("1h", "2026-03-03 12:00"), ("1d", "2026-03-03 00:00"))
+    ]
+    assert before["gold.fct_deposit_funnel_daily"] == [
+        (D3, "brand-1", "EU", "card", 1, 0, 0, 0, 0.0, 0.0, 0.0)]
+    assert before["gold.fct_latency_daily"] == [(D3, "brand-1", 46860.0, 46860.0, None, 1, 0)]
+    assert d3_rows(built.url) == {relation: [] for relation in before}
+
+
+def test_silver_bets_and_payments(built: Built) -> None:
+    assert query(built.url, """
+        select bet_id, placed_event_id, settled_event_id, settled_date, latest_settlement_date,
+               settle_lag_seconds, stake_minor, win_minor, placed_events, settled_events
+        from silver.int_bets where bet_id in ('b2', 'b4', 'b8') order by bet_id""") == [
+        ("b2", "P2", "S2b", D1, D1, Decimal(45), 500, 1200, 1, 2),
+        ("b4", None, "S4", D1, D1, None, 300, 300, 0, 1),
+        ("b8", "P8", "S8b", D2, D3, Decimal(60), 700, 700, 1, 2),
+    ]
+    assert query(built.url, "select count(*) from silver.int_bets") == [(9,)]
+    assert query(built.url, """
+        select payment_id, intent_event_id, intent_date, latest_intent_date, method,
+               authorized_at, captured_at, credited_at, intent_events
+        from silver.int_payments where payment_id in ('pay1', 'pay6') order by payment_id""") == [
+        ("pay1", "I1", D1, D1, "card", ts("2026-03-01 09:01"), ts("2026-03-01 09:02"),
+         ts("2026-03-01 09:03"), 1),
+        ("pay6", "I6b", D1, D3, "card", ts("2026-03-01 20:05"), None, None, 2),
+    ]
+
+
+def test_incremental_runs_equal_one_full_build(built: Built) -> None:
+    for relation in GOLD + SILVER:
+        incremental = table_snapshot(built.url, relation)
+        assert incremental, relation
+        assert incremental == table_snapshot(built.full_url, relation), relation
+
+
+def test_incremental_lookups_are_indexed(built: Built) -> None:
+    indexes = {(table, definition.split(" USING ")[1]) for table, definition in query(
+        built.url, "select tablename, indexdef from pg_indexes where schemaname = 'silver' "
+        "and tablename in ('int_bets', 'int_payments')")}
+    assert indexes >= {
+        ("int_bets", "btree (bet_id)"), ("int_bets", "btree (batch_id)"),
+        ("int_bets", "btree (settled_date)"), ("int_payments", "btree (payment_id)"),
+        ("int_payments", "btree (batch_id)"), ("int_payments", "btree (intent_date)"),
+    }
