@@ -257,6 +257,10 @@ def land_file(conn: psycopg.Connection, path: Path, pool: Executor | None = None
 def land(conn: psycopg.Connection, paths: Iterable[str | Path],
          echo: Callable[[str], None] | None = None) -> LandingReport:
     """Land every file under `paths`; an unreadable file is reported and the others go on."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        # Inside an open transaction every file's transaction would be a mere savepoint, and
+        # nothing would commit file by file.
+        raise ValueError("land() needs a connection outside a transaction (e.g. autocommit)")
     files = discover(paths)
     ensure_raw_schema(conn)
     report = LandingReport()

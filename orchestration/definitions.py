@@ -6,25 +6,54 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets.landing import land_event_files
+from orchestration.assets.publication import publish_gold, validate_gold_candidates
 from orchestration.assets.transform import warehouse_dbt_assets
+from orchestration.automation import build_automation
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
 from warehouse.dbt import dbt_executable
 
-# Land new files, then build every dbt model, seed and test.
+# Land new files, build every dbt model, seed and test, validate the candidate marts, publish.
 warehouse_job = dg.define_asset_job(
     "warehouse",
     selection=dg.AssetSelection.all(),
-    description="Land new event files, then build bronze, silver and gold with their tests.",
+    description="Land new event files, build bronze, silver and the gold candidates with "
+                "their tests, validate the candidates with GX, and publish them to gold.",
     executor_def=dg.in_process_executor,
 )
 
+
+
+@dg.daily_partitioned_config(start_date="2025-01-01", timezone="UTC")
+def _backfill_day(start, _end):  # type: ignore[no-untyped-def]
+    day = start.strftime("%Y-%m-%d")
+    return {"ops": {"warehouse_dbt_assets": {"config": {
+        "dbt_vars": f'{{"backfill_from": "{day}", "backfill_to": "{day}"}}'}}}}
+
+
+# Daily partitions of event time: a backfill of a range of days (from the UI's partitions
+# tab, or `dwh backfill --from D --to D` as one run) recomputes those days of every
+# event-time mart from silver, checks the candidates and publishes. Nothing is landed.
+backfill_job = dg.define_asset_job(
+    "backfill",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(land_event_files),
+    config=_backfill_day,
+    description="Recompute days of the event-time marts (one partition = one UTC day), "
+                "validate and publish.",
+    executor_def=dg.in_process_executor,
+)
+
+sensors, schedules = build_automation(warehouse_job)
+
 defs = dg.Definitions(
-    assets=[land_event_files, warehouse_dbt_assets],
-    jobs=[warehouse_job],
+    assets=[land_event_files, warehouse_dbt_assets, publish_gold],
+    asset_checks=[validate_gold_candidates],
+    jobs=[warehouse_job, backfill_job],
+    sensors=sensors,
+    schedules=schedules,
     resources={
         # The dbt of this environment, whether or not the venv is on PATH.
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-        "warehouse": WarehouseResource(database_url=dg.EnvVar("DWH_DATABASE_URL").get_value()),
+        "warehouse": WarehouseResource(),
     },
 )

@@ -11,7 +11,11 @@ from warehouse.settings import load_settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse database: DWH_DATABASE_URL, or the embedded server under DWH_HOME."""
+    """The warehouse database: DWH_DATABASE_URL, or the embedded server under DWH_HOME.
+
+    The environment is read when the resource is used, not when the definitions load, so a
+    long-lived code server follows the environment of each run. `database_url` overrides it.
+    """
 
     database_url: str | None = None
 

@@ -107,7 +107,7 @@ def ledger(url: str, device: str, brand: str = "brand-1") -> list[tuple[Any, ...
         """
         select event_id, rule_key, outcome, requested_change, applied_change, before_value,
                after_value, old_level, new_level
-        from gold.fct_affinity_ledger
+        from gold_candidate.fct_affinity_ledger
         where brand_id = %s and device_id = %s
         order by occurred_at, event_id collate "C"
     """,
@@ -120,7 +120,7 @@ def rewards(url: str, device: str, brand: str = "brand-1") -> list[tuple[Any, ..
         url,
         """
         select level, reward_code, quantity, event_id, player_id
-        from gold.fct_affinity_rewards
+        from gold_candidate.fct_affinity_rewards
         where brand_id = %s and device_id = %s
         order by level, reward_code
     """,
@@ -133,7 +133,7 @@ def dim(url: str, device: str, brand: str = "brand-1") -> tuple[Any, ...]:
         url,
         """
         select player_id, favorability, level, last_applied_at, is_bound, max_level_reached
-        from gold.dim_affinity_device
+        from gold_candidate.dim_affinity_device
         where brand_id = %s and device_id = %s
     """,
         [brand, device],
@@ -433,17 +433,17 @@ def test_daily_caps_follow_the_shanghai_day(scenario: str) -> None:
     ]
     assert query(
         scenario,
-        "select distinct local_date::text from gold.fct_affinity_ledger"
+        "select distinct local_date::text from gold_candidate.fct_affinity_ledger"
         " where device_id = 'dev_k' order by 1",
     ) == [("2025-03-10",), ("2025-03-11",)]
 
 
 def test_only_affinity_events_have_ledger_rows(scenario: str) -> None:
     # 71 valid affinity events in the scenario; the duplicate and the invalid one are not rows
-    assert query(scenario, "select count(*) from gold.fct_affinity_ledger") == [(71,)]
+    assert query(scenario, "select count(*) from gold_candidate.fct_affinity_ledger") == [(71,)]
     assert query(
         scenario,
-        "select count(*) from gold.fct_affinity_ledger"
+        "select count(*) from gold_candidate.fct_affinity_ledger"
         " where event_id = 'a_bad' or event_type not like 'affinity.%'",
     ) == [(0,)]
 
@@ -456,14 +456,14 @@ def test_device_dimension(scenario: str) -> None:
     assert dim(scenario, "dev_j") == ("p_j", 752, 4, t("10:01:40"), True, 4)
     assert dim(scenario, "dev_l") == (None, 1000, 5, t("11:00:10"), False, 5)
     assert dim(scenario, "dev_n") == ("p_n", 0, 0, None, False, 0)
-    assert query(scenario, "select count(*) from gold.dim_affinity_device") == [(14,)]
+    assert query(scenario, "select count(*) from gold_candidate.dim_affinity_device") == [(14,)]
 
 
 def test_only_the_rewarded_devices_have_rewards(scenario: str) -> None:
     assert query(
         scenario,
         """
-        select device_id, count(*) from gold.fct_affinity_rewards group by 1 order by 1
+        select device_id, count(*) from gold_candidate.fct_affinity_rewards group by 1 order by 1
     """,
     ) == [("dev_i", 10), ("dev_j", 7), ("dev_l", 10)]
 
@@ -471,24 +471,25 @@ def test_only_the_rewarded_devices_have_rewards(scenario: str) -> None:
 def test_the_invariant_tests_catch_a_broken_ledger(scenario: str) -> None:
     """The dbt data tests of the invariants fail on marts that break them (and pass again)."""
     breaks = [
-        "update gold.fct_affinity_ledger set after_value = 1001 where event_id = 'i1'",
-        "update gold.fct_affinity_ledger set applied_change = 0 where event_id = 'i3'",
-        "update gold.fct_affinity_ledger set applied_change = 5, after_value = 25,"
+        "update gold_candidate.fct_affinity_ledger set after_value = 1001 where event_id = 'i1'",
+        "update gold_candidate.fct_affinity_ledger set applied_change = 0 where event_id = 'i3'",
+        "update gold_candidate.fct_affinity_ledger set applied_change = 5, after_value = 25,"
         " outcome = 'applied' where event_id = 'k5'",
-        "update gold.fct_affinity_ledger set before_value = 7 where event_id = 'j2'",
-        "update gold.fct_affinity_ledger set new_level = 3 where event_id = 'j6'",
-        "insert into gold.fct_affinity_rewards select brand_id, player_id, device_id, level,"
-        " 'extra', quantity, granted_at, 'i7' from gold.fct_affinity_rewards"
+        "update gold_candidate.fct_affinity_ledger set before_value = 7 where event_id = 'j2'",
+        "update gold_candidate.fct_affinity_ledger set new_level = 3 where event_id = 'j6'",
+        "insert into gold_candidate.fct_affinity_rewards select brand_id, player_id, device_id,"
+        " level, 'extra', quantity, granted_at, 'i7' from gold_candidate.fct_affinity_rewards"
         " where event_id = 'i1' and level = 1 and reward_code = 'coins'",
     ]
     repairs = [
-        "update gold.fct_affinity_ledger set after_value = 1000 where event_id = 'i1'",
-        "update gold.fct_affinity_ledger set applied_change = -1000 where event_id = 'i3'",
-        "update gold.fct_affinity_ledger set applied_change = 0, after_value = 20,"
+        "update gold_candidate.fct_affinity_ledger set after_value = 1000 where event_id = 'i1'",
+        "update gold_candidate.fct_affinity_ledger set applied_change = -1000"
+        " where event_id = 'i3'",
+        "update gold_candidate.fct_affinity_ledger set applied_change = 0, after_value = 20,"
         " outcome = 'noop_rule_daily_cap' where event_id = 'k5'",
-        "update gold.fct_affinity_ledger set before_value = 98 where event_id = 'j2'",
-        "update gold.fct_affinity_ledger set new_level = 4 where event_id = 'j6'",
-        "delete from gold.fct_affinity_rewards where reward_code = 'extra'",
+        "update gold_candidate.fct_affinity_ledger set before_value = 98 where event_id = 'j2'",
+        "update gold_candidate.fct_affinity_ledger set new_level = 4 where event_id = 'j6'",
+        "delete from gold_candidate.fct_affinity_rewards where reward_code = 'extra'",
     ]
     selection = ["test", "--select", "fct_affinity_ledger", "fct_affinity_rewards"]
     with psycopg.connect(scenario, autocommit=True) as conn:
@@ -559,7 +560,8 @@ BATCH_2 = [
     trig("v1", "10:00:10", "p_v", "dev_v", "chat", 3),
 ]
 
-GOLD = ("gold.fct_affinity_ledger", "gold.dim_affinity_device", "gold.fct_affinity_rewards")
+GOLD = ("gold_candidate.fct_affinity_ledger", "gold_candidate.dim_affinity_device",
+        "gold_candidate.fct_affinity_rewards")
 
 
 def silver_snapshot(url: str) -> list[tuple[Any, ...]]:
@@ -735,7 +737,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
         url,
         """
         select count(*), count(distinct outcome), count(*) filter (where outcome = 'applied')
-        from gold.fct_affinity_ledger
+        from gold_candidate.fct_affinity_ledger
     """,
     )[0]
     assert counts[0] > 1500 and counts[1] == 7 and counts[2] > 200, counts
@@ -836,6 +838,6 @@ def test_replay_throughput_on_a_million_events(warehouse_url: str) -> None:
     build(url)
     seconds = _model_seconds("int_affinity_ledger")
     print(f"incremental: {devices // 2:,} new events in {seconds:.1f} s")
-    incremental = table_snapshot(url, "gold.dim_affinity_device")
+    incremental = table_snapshot(url, "gold_candidate.dim_affinity_device")
     build(url, "--full-refresh")
-    assert table_snapshot(url, "gold.dim_affinity_device") == incremental
+    assert table_snapshot(url, "gold_candidate.dim_affinity_device") == incremental

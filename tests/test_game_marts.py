@@ -1,4 +1,4 @@
-"""Game-server marts (issue 4): gold.fct_economy_daily and the points marts of points.md.
+"""Game-server marts (issue 4): gold_candidate.fct_economy_daily and the points marts of points.md.
 
 One hand-made data set lands in three batches; the module's database is built incrementally
 after each batch (late events within the lookback, duplicates in the same and in a later
@@ -32,11 +32,11 @@ SELECT = (
     "+fct_points_game",
 )
 GOLD = (
-    "gold.fct_economy_daily",
-    "gold.fct_points_user_task",
-    "gold.fct_points_task",
-    "gold.fct_points_user_game",
-    "gold.fct_points_game",
+    "gold_candidate.fct_economy_daily",
+    "gold_candidate.fct_points_user_task",
+    "gold_candidate.fct_points_task",
+    "gold_candidate.fct_points_user_game",
+    "gold_candidate.fct_points_game",
 )
 
 
@@ -179,7 +179,8 @@ def built(
             {
                 (day, brand): n
                 for day, brand, n in query(
-                    result.url, "select day, brand_id, new_players from gold.fct_economy_daily"
+                    result.url,
+                    "select day, brand_id, new_players from gold_candidate.fct_economy_daily",
                 )
             }
         )
@@ -197,7 +198,7 @@ def test_economy_daily(built: Built) -> None:
     # day, brand, new_players, credits_earned, credits_spent, gems_earned, gems_spent,
     # gems_purchased, purchase_revenue_eur_minor, dungeons_run, crafts_completed, pvp_battles,
     # raid_battles, market_sales
-    assert rows(built.url, "gold.fct_economy_daily", "day, brand_id") == [
+    assert rows(built.url, "gold_candidate.fct_economy_daily", "day, brand_id") == [
         # new: p2 (R2) and p1 (R5, late); E1 once; X1 invalid; pvp E5 + ranked E6, E12;
         # purchases 500 USD x 0.896814 + 1 GBP x 1.138046 = 448.407 + 1.138046 = 449.545046
         # -> 450 (rounding each purchase would give 448 + 1 = 449)
@@ -223,7 +224,7 @@ def test_points_user_task(built: Built) -> None:
     t = at
     # brand, game, task, player, awards, total_points, first, last, avg gap, last window
     assert rows(
-        built.url, "gold.fct_points_user_task", "brand_id, game_id, task_id, player_id"
+        built.url, "gold_candidate.fct_points_user_task", "brand_id, game_id, task_id, player_id"
     ) == [
         # A1 10:00:00, A2 10:00:00 (tie), A7 10:00:50, A3 10:01:40, A8 D3 09:00:04:
         # gaps 0, 50, 50, 169104 -> 169204 / 4 = 42301; last window 169104
@@ -306,7 +307,7 @@ def test_points_user_task(built: Built) -> None:
 
 def test_points_task(built: Built) -> None:
     # brand, game, task, awards, players, total_points, avg gap
-    assert rows(built.url, "gold.fct_points_task", "brand_id, game_id, task_id") == [
+    assert rows(built.url, "gold_candidate.fct_points_task", "brand_id, game_id, task_id") == [
         # merged timeline of (brand-1, g1, t1): A1 D1 10:00:00, A2 10:00:00, A4 10:00:30,
         # A7 10:00:50, A3 10:01:40, A10 D2 12:00:00, A8 D3 09:00:04, A9 09:00:04
         # gaps 0, 30, 20, 50, 93500, 75604, 0 = 169204 -> / 7 = 24172
@@ -319,7 +320,9 @@ def test_points_task(built: Built) -> None:
 
 def test_points_user_game(built: Built) -> None:
     # brand, game, player, awards, total_points, avg_minutes
-    assert rows(built.url, "gold.fct_points_user_game", "brand_id, game_id, player_id") == [
+    assert rows(
+        built.url, "gold_candidate.fct_points_user_game", "brand_id, game_id, player_id"
+    ) == [
         # minutes A1 0, A2 12, A7 0, A3 3.5, A8 8.5, A5 0 -> (12 + 3.5 + 8.5) / 3 = 8
         ("brand-1", "g1", "p1", 6, 45, Decimal(8)),
         ("brand-1", "g1", "p2", 2, 53, None),  # only 0 minutes
@@ -331,7 +334,7 @@ def test_points_user_game(built: Built) -> None:
 
 def test_points_game(built: Built) -> None:
     # brand, game, awards, players, total_points, avg_minutes
-    assert rows(built.url, "gold.fct_points_game", "brand_id, game_id") == [
+    assert rows(built.url, "gold_candidate.fct_points_game", "brand_id, game_id") == [
         # non-zero minutes 12, 3.5, 8.5, 1.5 -> 25.5 / 4 = 6.375
         ("brand-1", "g1", 9, 3, 102, Decimal("6.375")),
         ("brand-1", "g2", 1, 1, 8, None),

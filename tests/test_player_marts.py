@@ -190,8 +190,8 @@ def _land_and_build(url: str, files: list[Path], *, incremental: bool) -> dict[s
                 run_dbt(["run", *SELECT], url)
             else:
                 build(url, *SELECT, "--exclude", "resource_type:seed")
-            seen[f"active_after_{number}"] = _rows(url, "gold.fct_active_players_daily")
-            seen[f"sessions_after_{number}"] = _rows(url, "gold.fct_sessions_daily")
+            seen[f"active_after_{number}"] = _rows(url, "gold_candidate.fct_active_players_daily")
+            seen[f"sessions_after_{number}"] = _rows(url, "gold_candidate.fct_sessions_daily")
     if not incremental:
         build(url, *SELECT, *no_tests)
     return seen
@@ -253,7 +253,7 @@ def test_active_players_daily(warehouse: dict[str, Any]) -> None:
         ]
     )
     assert len(expected) == 64
-    assert sorted(_rows(warehouse["url"], "gold.fct_active_players_daily")) == expected
+    assert sorted(_rows(warehouse["url"], "gold_candidate.fct_active_players_daily")) == expected
 
 
 def test_active_players_after_first_batch(warehouse: dict[str, Any]) -> None:
@@ -270,7 +270,7 @@ def test_active_players_after_first_batch(warehouse: dict[str, Any]) -> None:
 def test_sessions_daily(warehouse: dict[str, Any]) -> None:
     # s2 (01-01 23:59:00 -> 01-02 00:00:01) counts on its start day; s4 (end only) nowhere;
     # s5 (end before start) and s6 (no end) are started, not completed.
-    assert _rows(warehouse["url"], "gold.fct_sessions_daily") == [
+    assert _rows(warehouse["url"], "gold_candidate.fct_sessions_daily") == [
         (D(2026, 1, 1), "brand-1", 1, 1, 1, Decimal("61"), Decimal("61")),
         (D(2026, 1, 4), "brand-1", 1, 1, 1, Decimal("59.999"), Decimal("59.999")),
         (D(2026, 1, 5), "brand-1", 1, 1, 1, Decimal("60"), Decimal("60")),
@@ -348,7 +348,7 @@ def test_retention(warehouse: dict[str, Any]) -> None:
         for offset in range(last + 1)
     )
     assert len(expected) == 31 + 30 + 31 + 31 + 31
-    assert _rows(warehouse["url"], "gold.fct_retention") == expected
+    assert _rows(warehouse["url"], "gold_candidate.fct_retention") == expected
 
 
 # (cohort_type, cohort_date, brand) -> (cohort_size, [(first offset, last offset, cumulative,
@@ -379,7 +379,7 @@ def test_ltv(warehouse: dict[str, Any]) -> None:
         for offset in range(first, last + 1)
     )
     assert len(expected) == 32 + 30 + 31 + 32 + 31
-    assert _rows(warehouse["url"], "gold.fct_ltv") == expected
+    assert _rows(warehouse["url"], "gold_candidate.fct_ltv") == expected
 
 
 def test_incremental_equals_full_build(
@@ -387,7 +387,7 @@ def test_incremental_equals_full_build(
 ) -> None:
     fresh = databases.create()
     _land_and_build(fresh, batch_files, incremental=False)
-    for relation in [f"gold.{m}" for m in GOLD] + [f"silver.{m}" for m in SILVER]:
+    for relation in [f"gold_candidate.{m}" for m in GOLD] + [f"silver.{m}" for m in SILVER]:
         incremental = table_snapshot(warehouse["url"], relation)
         assert incremental, relation
         assert incremental == table_snapshot(fresh, relation), relation

@@ -1,5 +1,5 @@
-"""Revenue and payments marts: gold.fct_bets_rollup, fct_revenue_daily, fct_deposit_funnel_daily
-and fct_latency_daily, over silver int_bets and int_payments.
+"""Revenue and payments marts: gold_candidate.fct_bets_rollup, fct_revenue_daily,
+fct_deposit_funnel_daily and fct_latency_daily, over silver int_bets and int_payments.
 
 One hand-made data set lands in three batches; the module's database is built incrementally
 after each batch (duplicates in the same and in a later batch, an invalid payload, an unknown
@@ -31,8 +31,8 @@ SELECT = ("--select", "+fct_bets_rollup", "+fct_revenue_daily", "+fct_deposit_fu
           "+fct_latency_daily")
 # dbt unit tests do not depend on the data: they run in the first build only
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
-GOLD = ("gold.fct_bets_rollup", "gold.fct_revenue_daily", "gold.fct_deposit_funnel_daily",
-        "gold.fct_latency_daily")
+GOLD = ("gold_candidate.fct_bets_rollup", "gold_candidate.fct_revenue_daily",
+        "gold_candidate.fct_deposit_funnel_daily", "gold_candidate.fct_latency_daily")
 SILVER = ("silver.int_bets", "silver.int_payments")
 
 
@@ -153,8 +153,9 @@ class Built:
 
 def d3_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return {relation: query(url, f"select * from {relation} where day = %s", [D3])
-            for relation in ("gold.fct_bets_rollup", "gold.fct_deposit_funnel_daily",
-                             "gold.fct_latency_daily")}
+            for relation in ("gold_candidate.fct_bets_rollup",
+                             "gold_candidate.fct_deposit_funnel_daily",
+                             "gold_candidate.fct_latency_daily")}
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +230,7 @@ def test_bets_rollup(built: Built) -> None:
                            (1, 1234, 0)),
     ]
     order = "brand_id, game_id, day, granularity, bucket_start"
-    actual = rows(built.url, "gold.fct_bets_rollup",
+    actual = rows(built.url, "gold_candidate.fct_bets_rollup",
                   "granularity, bucket_start, brand_id, region, provider_id, game_id, currency, "
                   "bets_settled, stake_minor, win_minor, ggr_minor, rtp, day", order)
     # the same order as `order`: brand_id, game_id, day, granularity, bucket_start
@@ -240,7 +241,7 @@ def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
     sums = query(built.url, """
         select brand_id, region, provider_id, game_id, currency, granularity,
                sum(bets_settled), sum(stake_minor), sum(win_minor), sum(ggr_minor)
-        from gold.fct_bets_rollup group by 1, 2, 3, 4, 5, 6""")
+        from gold_candidate.fct_bets_rollup group by 1, 2, 3, 4, 5, 6""")
     by_slice: dict[tuple[Any, ...], dict[str, tuple[Any, ...]]] = {}
     for *slice_, granularity, b, s, w, g in sums:
         by_slice.setdefault(tuple(slice_), {})[granularity] = (b, s, w, g)
@@ -253,7 +254,7 @@ def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
 def test_revenue_daily(built: Built) -> None:
     # Every valid bet.settled event counts here (int_revenue_events), the re-sent S2b and S8b
     # included, unlike in the rollup, which counts each bet once (see the report).
-    assert rows(built.url, "gold.fct_revenue_daily", "*", "day, brand_id") == [
+    assert rows(built.url, "gold_candidate.fct_revenue_daily", "*", "day, brand_id") == [
         # stake 1000 + 500 + 500 + 300 + 400, win 0 + 1500 + 1200 + 300 + 0; bonus 50,
         # jackpot 20, fees 30 (pay1) + 10 (pay2) + 0 (pay3); NGR = -300 - 50 - 20 - 40
         (D1, "brand-1", "EU", "EUR", 2700, 3000, -300, 50, 20, 40, -410, round(3000 / 2700, 9),
@@ -270,7 +271,7 @@ def test_revenue_daily(built: Built) -> None:
 
 
 def test_deposit_funnel_daily(built: Built) -> None:
-    assert rows(built.url, "gold.fct_deposit_funnel_daily", "*", "day, method") == [
+    assert rows(built.url, "gold_candidate.fct_deposit_funnel_daily", "*", "day, method") == [
         # pay1 all steps; pay2 authorized before its intent; pay3 captured at the window's
         # end, credited after it; pay6 (moved from D3 by its earlier intent) authorized
         (D1, "brand-1", "EU", "card", 4, 3, 2, 1, 0.75, 0.5, 0.25),
@@ -280,7 +281,7 @@ def test_deposit_funnel_daily(built: Built) -> None:
 
 
 def test_latency_daily(built: Built) -> None:
-    assert rows(built.url, "gold.fct_latency_daily", "*", "day, brand_id") == [
+    assert rows(built.url, "gold_candidate.fct_latency_daily", "*", "day, brand_id") == [
         # settle lags b7 15, b1 30, b2 45 (S2b 10:01:45 - 10:01:00): p50 30,
         # p95 = 30 + 0.9 x 15 = 43.5; ingest lags S1 1, P1 2, S7 3, I1 4 (X1 invalid and U1
         # unknown left out): p95 = 3 + 0.85 x 1 = 3.85
@@ -295,14 +296,15 @@ def test_moved_bet_and_payment_leave_no_stale_day(built: Built) -> None:
     # after batch 2, D3 held b8 (settled 12:00, 46860 s after being placed) and pay6
     before = {relation: [rounded(r) for r in found]
               for relation, found in built.d3_after_batch_2.items()}
-    assert before["gold.fct_bets_rollup"] == [
+    assert before["gold_candidate.fct_bets_rollup"] == [
         (g, ts(s), "brand-1", "EU", "pr1", "g1", "EUR", 1, 700, 700, 0, 1.0, D3)
         for g, s in (("1m", "2026-03-03 12:00"), ("5m", "2026-03-03 12:00"),
                      ("1h", "2026-03-03 12:00"), ("1d", "2026-03-03 00:00"))
     ]
-    assert before["gold.fct_deposit_funnel_daily"] == [
+    assert before["gold_candidate.fct_deposit_funnel_daily"] == [
         (D3, "brand-1", "EU", "card", 1, 0, 0, 0, 0.0, 0.0, 0.0)]
-    assert before["gold.fct_latency_daily"] == [(D3, "brand-1", 46860.0, 46860.0, None, 1, 0)]
+    assert before["gold_candidate.fct_latency_daily"] == [
+        (D3, "brand-1", 46860.0, 46860.0, None, 1, 0)]
     assert d3_rows(built.url) == {relation: [] for relation in before}
 
 

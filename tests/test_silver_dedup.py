@@ -46,7 +46,7 @@ SELECT = ("--select", "+fct_revenue_daily", "+path:models/audit")
 
 REVENUE = ("select day::text, currency, stake_minor, win_minor, ggr_minor, bonus_cost_minor, "
            "jackpot_minor, fees_minor, ngr_minor, round(rtp, 10), ggr_eur_minor, ngr_eur_minor "
-           "from gold.fct_revenue_daily order by day, currency")
+           "from gold_candidate.fct_revenue_daily order by day, currency")
 
 
 def usd_rate(day: str) -> Decimal:
@@ -129,9 +129,9 @@ def test_incremental_runs_equal_one_build_over_all_batches(
         land_events(once, tmp_path / f"once{i}.ndjson", batch)
     build(once, *SELECT)
 
-    assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == table_snapshot(
-        once, "gold.fct_revenue_daily")
+    assert table_snapshot(warehouse_url, "gold_candidate.fct_revenue_daily") == table_snapshot(
+        once, "gold_candidate.fct_revenue_daily")
     assert sorted(query(warehouse_url, SILVER_COLUMNS)) == sorted(query(once, SILVER_COLUMNS))
     build(warehouse_url, *SELECT, "--full-refresh")
-    assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == table_snapshot(
-        once, "gold.fct_revenue_daily")
+    assert table_snapshot(warehouse_url, "gold_candidate.fct_revenue_daily") == table_snapshot(
+        once, "gold_candidate.fct_revenue_daily")

@@ -11,6 +11,12 @@ from ingestion.generator import GeneratorConfig, generate
 from tests.events import event, query, table_snapshot, write_events
 from warehouse.runner import run_warehouse_job
 
+MARTS = ("fct_bets_rollup", "fct_revenue_daily", "fct_deposit_funnel_daily",
+         "fct_latency_daily", "fct_active_players_daily", "fct_retention", "fct_ltv",
+         "fct_sessions_daily", "fct_economy_daily", "fct_points_user_task", "fct_points_task",
+         "fct_points_user_game", "fct_points_game", "fct_affinity_ledger",
+         "dim_affinity_device", "fct_affinity_rewards")
+
 
 @pytest.fixture
 def landing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -36,6 +42,15 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str,
     assert landed.metadata["lines_read"] == summary.lines + 1
     dbt_step = report.step("warehouse_dbt_assets")
     assert dbt_step.checks_passed > 10 and dbt_step.checks_failed == 0
+    # every candidate mart passed its GX suite and was published, all in one publication
+    gx = report.step("validate_gold_candidates")
+    assert gx.checks_passed == len(MARTS) and gx.checks_failed == 0
+    assert report.step("publish_gold").materializations == len(MARTS)
+    [(status, marts)] = query(warehouse_url, "select status, marts from audit.publications")
+    assert status == "published" and sorted(marts) == sorted(MARTS)
+    for mart in MARTS:
+        assert query(warehouse_url, f"select count(*) from gold.{mart}") == query(
+            warehouse_url, f"select count(*) from gold_candidate.{mart}"), mart
 
     # accounting: every line read is landed, quarantined or blank
     assert query(warehouse_url, "select sum(lines_read) = sum(events_landed + "
@@ -75,3 +90,40 @@ def test_a_corrupt_file_fails_the_run_loudly_but_lands_the_others(warehouse_url:
     # the failed file is not retried until it changes; the pipeline goes on
     retry = run_warehouse_job(ephemeral_instance=True)
     assert retry.success, retry.failure
+
+
+def test_a_corrupted_candidate_blocks_publication_and_leaves_gold_untouched(
+    warehouse_url: str, landing: Path
+) -> None:
+    generate(GeneratorConfig(players=80, days=2, seed=5, start_date=date(2026, 4, 1)),
+             landing / "gen")
+    first = run_warehouse_job(ephemeral_instance=True)
+    assert first.success, first.failure
+
+    def gold_fingerprint() -> list[tuple[object, ...]]:
+        return [query(warehouse_url, f"select '{m}', count(*), md5(coalesce(string_agg("
+                                     f"t::text, '|' order by t::text), '')) from gold.{m} t")[0]
+                for m in MARTS]
+
+    before = gold_fingerprint()
+    # one value of one candidate mart breaks its definition: ggr = stake - win
+    query_count = query(warehouse_url, "with one as (select ctid from gold_candidate."
+                                       "fct_revenue_daily limit 1) update gold_candidate."
+                                       "fct_revenue_daily set ggr_minor = ggr_minor + 1 "
+                                       "where ctid in (select ctid from one) returning 1")
+    assert query_count == [(1,)]
+
+    blocked = run_warehouse_job(ephemeral_instance=True,
+                                op_selection=["validate_gold_candidates", "publish_gold"])
+    assert not blocked.success
+    gx = blocked.step("validate_gold_candidates")
+    assert gx.checks_failed == 1 and gx.checks_passed == len(MARTS) - 1
+    assert "publish_gold" not in {s.name for s in blocked.steps if s.ok and s.materializations}
+    assert gold_fingerprint() == before
+
+    rows = query(warehouse_url, "select status, message, check_results -> 'fct_revenue_daily' "
+                                "->> 'success' from audit.publications order by publication_id")
+    assert [r[0] for r in rows] == ["published", "blocked"]
+    message = rows[1][1]
+    assert "fct_revenue_daily" in message and "ggr_minor" in message
+    assert rows[1][2] == "false"

@@ -4,6 +4,7 @@
     dwh generate --players N --days D --seed S --out DIR
     dwh ingest PATH...                   land event files into raw
     dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
+    dwh backfill --from D --to D         recompute days of the event-time marts
     dwh demo                             generate, land, run, print gold numbers
     dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
     dwh dbt ARGS...                      dbt against the warehouse
@@ -139,6 +140,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = run_warehouse_job(full_refresh=args.full_refresh,
                                landing_dir=Path(args.landing_dir) if args.landing_dir else None,
                                dbt_vars=args.vars or "", echo=_echo)
+    _echo(f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
+          f"in {time.perf_counter() - started:.1f} s")
+    return 0 if report.success else 1
+
+
+# -- backfill -----------------------------------------------------------------------------------
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from warehouse.runner import run_backfill
+
+    if args.day_to < args.day_from:
+        return _fail(f"--to {args.day_to} is before --from {args.day_from}")
+    started = time.perf_counter()
+    _echo(f"recomputing {args.day_from} .. {args.day_to} of the event-time marts")
+    report = run_backfill(args.day_from.isoformat(), args.day_to.isoformat(), echo=_echo)
     _echo(f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
           f"in {time.perf_counter() - started:.1f} s")
     return 0 if report.success else 1
@@ -288,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing-dir", help="land from here (default DWH_HOME/landing)")
     run.add_argument("--vars", help="dbt vars, e.g. '{lookback_days: 7}'")
     run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser("backfill", help="recompute a range of days of the event-time marts")
+    backfill.add_argument("--from", dest="day_from", type=_date, required=True)
+    backfill.add_argument("--to", dest="day_to", type=_date, required=True)
+    backfill.set_defaults(func=cmd_backfill)
 
     demo = sub.add_parser("demo", help="generate a data set, run the job, print gold numbers")
     demo.add_argument("--players", type=int, default=20000)

@@ -34,9 +34,16 @@ def database_url(settings: Settings | None = None, *, start: bool = True) -> str
 
 
 def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:
-    conn = psycopg.connect(url or database_url(), **kwargs)  # type: ignore[arg-type]
-    conn.execute("set timezone = 'UTC'")
-    return conn
+    """A connection in autocommit mode, in UTC.
+
+    Autocommit matters: every `with conn.transaction()` is then a transaction of its own (one
+    per landed file, one per publication), not a savepoint inside a transaction that only
+    commits when the connection closes. UTC is set as a connection option for the same
+    reason: a `set` statement would open that implicit transaction.
+    """
+    kwargs.setdefault("autocommit", True)
+    kwargs.setdefault("options", "-c timezone=UTC")
+    return psycopg.connect(url or database_url(), **kwargs)  # type: ignore[arg-type]
 
 
 def connection_parts(url: str) -> dict[str, str]:

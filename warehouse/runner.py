@@ -51,9 +51,18 @@ def dagster_instance(settings: Settings, *, ephemeral: bool = False):  # type: i
     return dg.DagsterInstance.get()
 
 
+def run_backfill(day_from: str, day_to: str, *, ephemeral_instance: bool = False,
+                 echo: Callable[[str], None] | None = None) -> RunReport:
+    """Recompute [day_from, day_to] of the event-time marts in one run of the backfill job."""
+    vars_ = f'{{"backfill_from": "{day_from}", "backfill_to": "{day_to}"}}'
+    return run_warehouse_job(dbt_vars=vars_, job_name="backfill",
+                             ephemeral_instance=ephemeral_instance, echo=echo)
+
+
 def run_warehouse_job(*, full_refresh: bool = False, landing_dir: Path | None = None,
                       dbt_vars: str = "", ephemeral_instance: bool = False,
-                      verbose: bool = False,
+                      verbose: bool = False, job_name: str = "warehouse",
+                      op_selection: list[str] | None = None,
                       echo: Callable[[str], None] | None = None) -> RunReport:
     settings = load_settings()
     url = database_url(settings)
@@ -62,17 +71,21 @@ def run_warehouse_job(*, full_refresh: bool = False, landing_dir: Path | None = 
     # Imported only now: @dbt_assets reads the manifest at import time.
     from orchestration.definitions import defs
 
-    job = defs.resolve_job_def("warehouse")
+    job = defs.resolve_job_def(job_name)
     run_config: dict[str, Any] = {"ops": {
-        "land_event_files": {"config": {"landing_dir": str(landing_dir) if landing_dir else None}},
         "warehouse_dbt_assets": {"config": {"full_refresh": full_refresh, "dbt_vars": dbt_vars}},
     }}
+    if job_name == "warehouse":
+        run_config["ops"]["land_event_files"] = {
+            "config": {"landing_dir": str(landing_dir) if landing_dir else None}}
     instance = dagster_instance(settings, ephemeral=ephemeral_instance)
     if not verbose:
         # Steps are reported below; Dagster's own DEBUG stream is for `dagster dev`.
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    if op_selection is not None:
+        run_config["ops"] = {k: v for k, v in run_config["ops"].items() if k in op_selection}
     result = job.execute_in_process(run_config=run_config, instance=instance,
-                                    raise_on_error=False)
+                                    raise_on_error=False, op_selection=op_selection)
     report = _report(result, instance)
     if echo is not None:
         for step in report.steps:

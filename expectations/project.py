@@ -1,0 +1,203 @@
+"""The file-backed GX project under `gx_home`: datasources, suites, runs and Data Docs.
+
+- One context per `gx_home` per process, created once (reading the project files is the slow
+  part of a context) and made GX's current project before each use, since GX 1.x keeps one
+  current project per process.
+- One datasource per database. Its connection string in great_expectations.yml is a
+  `${DWH_GX_URL_<hash>}` reference to an environment variable this process sets: the password
+  never lands in the project files. Sessions run in UTC.
+- Files shared by concurrent processes (great_expectations.yml, the Data Docs index) are
+  written under an exclusive lock file; the validation queries run outside it.
+- Retention: the newest `keep_results` results of each suite are kept (JSON and HTML page).
+  Building the Data Docs index reads every stored result, so an unbounded history would make
+  each validation slower than the last (measured: about +2 ms per stored result).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import great_expectations as gx
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.data_context.context_factory import project_manager
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+
+from warehouse.database import connection_parts, sqlalchemy_url
+
+BATCH_DEFINITION = "whole_table"
+LOCK_FILE = ".expectations.lock"
+KEEP_RESULTS = 100  # per suite
+
+_process_lock = threading.RLock()
+_projects: dict[Path, Project] = {}
+
+
+@dataclass(frozen=True)
+class Run:
+    result: Any  # ExpectationSuiteValidationResult
+    docs_path: Path | None
+
+
+def _url_key(database_url: str) -> str:
+    """A stable name for a database: host, port, database and user, never the password."""
+    parts = connection_parts(database_url)  # refuses a URL without host and port
+    ident = f"{parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:12]
+
+
+def _file_path(url: str | None) -> Path | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None
+
+
+class Project:
+    """A GX file context under `home`, reused by every validation of this process."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        with self.locked():
+            self.context = gx.get_context(mode="file", project_root_dir=str(home))
+        # Progress bars are noise in job logs (in memory only: the project file is shared).
+        self.context.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False)
+
+    @classmethod
+    def at(cls, home: Path) -> Project:
+        key = home.resolve()
+        with _process_lock:
+            project = _projects.get(key)
+            if project is None:
+                project = _projects[key] = cls(key)
+            project_manager.set_project(project.context)
+            return project
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with _process_lock, open(self.home / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- data -------------------------------------------------------------------------------
+
+    def datasource(self, database_url: str) -> Any:
+        key = _url_key(database_url)
+        variable = f"DWH_GX_URL_{key.upper()}"
+        os.environ[variable] = sqlalchemy_url(database_url)
+        name = f"warehouse_{key}"
+        try:
+            return self.context.data_sources.get(name)
+        except KeyError:
+            pass
+        with self.locked():
+            return self.context.data_sources.add_postgres(
+                name,
+                connection_string="${" + variable + "}",
+                kwargs={"connect_args": {"options": "-c timezone=UTC",
+                                         "application_name": "gx-expectations"}},
+            )
+
+    def table_batch(self, database_url: str, schema: str, table: str) -> Any:
+        source = self.datasource(database_url)
+        name = f"{schema}.{table}"
+        try:
+            asset = source.get_asset(name)
+        except LookupError:
+            with self.locked():
+                asset = source.add_table_asset(name, table_name=table, schema_name=schema)
+        return self._whole(asset)
+
+    def query_batch(self, database_url: str, name: str, query: str) -> Any:
+        source = self.datasource(database_url)
+        try:
+            asset = source.get_asset(name)
+            if asset.query != query:
+                raise LookupError(name)
+        except LookupError:
+            with self.locked():
+                if any(a.name == name for a in source.assets):
+                    source.delete_asset(name)
+                asset = source.add_query_asset(name, query=query)
+        return self._whole(asset)
+
+    def _whole(self, asset: Any) -> Any:
+        try:
+            return asset.get_batch_definition(BATCH_DEFINITION)
+        except KeyError:
+            with self.locked():
+                return asset.add_batch_definition_whole_table(BATCH_DEFINITION)
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def run(self, name: str, batch_definition: Any, expectations: Sequence[Any],
+            keep_results: int | None = KEEP_RESULTS, notes: str | None = None) -> Run:
+        """Validate the batch against a suite `name` of these expectations, keep the result in
+        the project's validation store, render its Data Docs page."""
+        context = self.context
+        suite = gx.ExpectationSuite(name=name, expectations=list(expectations), notes=notes)
+        definition = gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        with self.locked():
+            suite = context.suites.add_or_update(suite)
+            definition = context.validation_definitions.add_or_update(definition)
+        run_id = RunIdentifier(run_name=name, run_time=dt.datetime.now(dt.UTC))
+        result = definition.run(run_id=run_id, result_format="SUMMARY")
+        active = result.meta.get("active_batch_definition") or {}
+        identifier = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
+            run_id=run_id,
+            batch_identifier=f"{active.get('datasource_name')}-{active.get('data_asset_name')}",
+        )
+        with self.locked():
+            if keep_results is not None:
+                self._prune(name, max(1, keep_results))
+            context.build_data_docs(resource_identifiers=[identifier])
+        urls = context.get_docs_sites_urls(resource_identifier=identifier)
+        path = _file_path(urls[0].get("site_url")) if urls else None
+        if path is None or not path.exists():
+            index = context.get_docs_sites_urls()
+            path = _file_path(index[0].get("site_url")) if index else None
+        return Run(result, path)
+
+    def _prune(self, name: str, keep: int) -> None:
+        """Forget all but the newest `keep` results of suite `name`, and their pages."""
+        store = self.context.validation_results_store
+        keys = [key for key in store.list_keys()
+                if isinstance(key, ValidationResultIdentifier)
+                and key.expectation_suite_identifier.name == name]
+        keys.sort(key=lambda key: str(key.run_id.run_time))
+        for key in keys[:-keep]:
+            store.remove_key(key)
+            for site in self.context.get_docs_sites_urls(resource_identifier=key,
+                                                         only_if_exists=False):
+                page = _file_path(site.get("site_url"))
+                if page is not None:
+                    page.unlink(missing_ok=True)
+                    _remove_empty_parents(page.parent, stop=self.home)
+
+
+def _remove_empty_parents(directory: Path, stop: Path) -> None:
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent

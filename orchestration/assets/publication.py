@@ -1,0 +1,110 @@
+"""Audit and publish: GX suites gate the candidate marts; only then are they copied to gold.
+
+dbt builds gold models into `gold_candidate`. One blocking check per candidate mart runs its
+Great Expectations suite (and the PII scan of the candidate schema); if any fails, the run
+fails, `publish_gold` does not run, the previous `gold` stays as it was, and the attempt is
+recorded in `audit.publications`. Otherwise `publish_gold` copies every mart into `gold` in
+one transaction (warehouse/publish.py).
+"""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from orchestration.marts import CANDIDATE_SCHEMA, gold_marts
+from orchestration.resources import WarehouseResource
+from warehouse.publish import publish, record_blocked
+from warehouse.settings import load_settings
+
+MARTS = gold_marts()
+GX_CHECK = "gx_suite"
+
+
+def _outcomes(validation: Any) -> list[dict[str, Any]]:
+    return [{"expectation": o.expectation, "success": o.success,
+             "unexpected_count": o.unexpected_count, "sample": o.sample[:5]}
+            for o in validation.outcomes]
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(GX_CHECK, asset=dg.AssetKey([CANDIDATE_SCHEMA, mart]),
+                             blocking=True,
+                             description="The mart's Great Expectations suite (metric "
+                                         "semantics) and no PII in the candidate schema")
+           for mart in MARTS],
+    name="validate_gold_candidates",
+)
+def validate_gold_candidates(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+) -> Iterator[dg.AssetCheckResult]:
+    # Imported here: GX is heavy to import and only this step needs it.
+    from expectations.runner import MARTS as SUITES
+    from expectations.runner import validate_mart, validate_pii
+
+    gx_home = load_settings().home / "gx"
+    url = warehouse.url()
+    started = time.perf_counter()
+    pii = validate_pii(url, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
+    results: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    checks: list[dg.AssetCheckResult] = []
+    for mart in MARTS:
+        if mart not in SUITES:
+            passed, message, outcomes, docs = False, f"{mart}: no expectation suite", [], None
+        else:
+            validation = validate_mart(url, mart, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
+            passed = validation.success and pii.success
+            message = "\n".join(m for m in (
+                None if validation.success else validation.failure_message(),
+                None if pii.success else pii.failure_message()) if m)
+            outcomes, docs = _outcomes(validation), validation.docs_path
+        results[mart] = {"success": passed, "outcomes": outcomes}
+        if not passed:
+            failures.append(message)
+        metadata: dict[str, Any] = {
+            "expectations": len(outcomes),
+            "failed": sum(1 for o in outcomes if not o["success"]),
+        }
+        if docs is not None:
+            metadata["data_docs"] = dg.MetadataValue.path(str(docs))
+        if message:
+            metadata["failure"] = dg.MetadataValue.md(f"```\n{message[:4000]}\n```")
+        checks.append(dg.AssetCheckResult(
+            asset_key=dg.AssetKey([CANDIDATE_SCHEMA, mart]), check_name=GX_CHECK,
+            passed=passed, metadata=metadata,
+            severity=dg.AssetCheckSeverity.ERROR,
+        ))
+    context.log.info(f"validated {len(MARTS)} marts in {time.perf_counter() - started:.1f} s")
+    if failures:
+        with warehouse.connect() as conn:
+            record_blocked(conn, MARTS, run_id=context.op_execution_context.run_id,
+                           check_results=results,
+                           message="\n\n".join(failures)[:20000])
+        context.log.error("publication blocked:\n" + "\n\n".join(failures))
+    yield from checks
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["gold", mart], group_name="gold",
+                        deps=[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
+                        description=f"gold.{mart}, published from {CANDIDATE_SCHEMA}")
+           for mart in MARTS],
+    name="publish_gold",
+    description="Copies every validated candidate mart into gold, atomically.",
+)
+def publish_gold(context: dg.AssetExecutionContext,
+                 warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    started = time.perf_counter()
+    with warehouse.connect() as conn:
+        publication = publish(conn, MARTS, run_id=context.run_id)
+    seconds = time.perf_counter() - started
+    context.log.info(f"published {len(MARTS)} marts as publication "
+                     f"{publication.publication_id} in {seconds:.1f} s")
+    for mart in MARTS:
+        yield dg.MaterializeResult(asset_key=["gold", mart], metadata={
+            "rows": publication.row_counts[mart],
+            "publication_id": publication.publication_id,
+            "publish_seconds": round(seconds, 2),
+        })
