@@ -6,7 +6,11 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets.landing import land_event_files
-from orchestration.assets.publication import publish_gold, validate_gold_candidates
+from orchestration.assets.publication import (
+    gold_freshness,
+    publish_gold,
+    validate_gold_candidates,
+)
 from orchestration.assets.transform import warehouse_dbt_assets
 from orchestration.automation import build_automation
 from orchestration.project import dbt_project
@@ -47,7 +51,7 @@ sensors, schedules = build_automation(warehouse_job)
 
 defs = dg.Definitions(
     assets=[land_event_files, warehouse_dbt_assets, publish_gold],
-    asset_checks=[validate_gold_candidates],
+    asset_checks=[validate_gold_candidates, gold_freshness],
     jobs=[warehouse_job, backfill_job],
     sensors=sensors,
     schedules=schedules,

@@ -135,3 +135,21 @@ def test_readers_see_a_whole_publication_or_the_previous_one(published: str) -> 
         assert reader.execute("select sum(ggr_minor) from gold.fct_demo_revenue"
                               ).fetchone() == (3,)
         assert reader.execute("select count(*) from gold.fct_demo_players").fetchone() == (1,)
+
+
+def test_cli_creates_a_brand_reader_that_can_log_in(published: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    name = f"cli_{uuid.uuid4().hex[:8]}"
+    proc = subprocess.run([sys.executable, "-m", "warehouse.cli", "grant-brand-reader", name,
+                           "brand-2"], text=True, capture_output=True, env=dict(os.environ),
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{name} may read gold rows of brand-2" in proc.stdout
+    password = proc.stdout.split("password: ", 1)[1].strip()
+    with psycopg.connect(login_url(published, name, password)) as reader:
+        rows = reader.execute("select brand_id, player_id from gold.fct_demo_players "
+                              "order by 2").fetchall()
+    assert rows == [("brand-2", "p_2"), ("brand-2", "p_3")]

@@ -46,6 +46,7 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str,
     gx = report.step("validate_gold_candidates")
     assert gx.checks_passed == len(MARTS) and gx.checks_failed == 0
     assert report.step("publish_gold").materializations == len(MARTS)
+    assert report.step("gold_freshness").checks_passed == len(MARTS)
     [(status, marts)] = query(warehouse_url, "select status, marts from audit.publications")
     assert status == "published" and sorted(marts) == sorted(MARTS)
     for mart in MARTS:

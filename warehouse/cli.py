@@ -6,6 +6,8 @@
     dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
     dwh backfill --from D --to D         recompute days of the event-time marts
     dwh demo                             generate, land, run, print gold numbers
+    dwh grant-reader NAME                a login reading all of gold
+    dwh grant-brand-reader NAME BRAND..  a login reading gold rows of those brands only
     dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
     dwh dbt ARGS...                      dbt against the warehouse
     dwh dagster                          the Dagster UI (dagster dev)
@@ -223,6 +225,26 @@ def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
               f"{counts[2]:,} duplicate conflicts, {counts[3]:,} events later than the lookback")
 
 
+# -- access -------------------------------------------------------------------------------------
+def cmd_grant(args: argparse.Namespace) -> int:
+    from warehouse.access import AccessError, grant_brand_reader, grant_reader
+
+    try:
+        with connect() as conn:
+            if args.command == "grant-reader":
+                password = grant_reader(conn, args.name, args.password)
+                scope = "all of gold"
+            else:
+                password = grant_brand_reader(conn, args.name, args.brands, args.password)
+                scope = "gold rows of " + ", ".join(args.brands)
+    except AccessError as exc:
+        return _fail(str(exc))
+    _echo(f"{args.name} may read {scope}")
+    if not args.password:
+        _echo(f"password: {password}")
+    return 0
+
+
 # -- bench --------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
     from warehouse.bench import format_table, run_bench, save
@@ -315,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
     demo.set_defaults(func=cmd_demo)
+
+    reader = sub.add_parser("grant-reader", help="a login that reads all of gold (bi_reader)")
+    reader.add_argument("name")
+    reader.add_argument("--password", help="default: a generated one, printed once")
+    reader.set_defaults(func=cmd_grant)
+
+    brand_reader = sub.add_parser("grant-brand-reader",
+                                  help="a login that reads gold rows of some brands only")
+    brand_reader.add_argument("name")
+    brand_reader.add_argument("brands", nargs="+", metavar="BRAND")
+    brand_reader.add_argument("--password", help="default: a generated one, printed once")
+    brand_reader.set_defaults(func=cmd_grant)
 
     bench = sub.add_parser("bench", help="measure landing, the job, queries and the floor")
     bench.add_argument("--events", type=int, default=2_000_000)

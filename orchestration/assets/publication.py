@@ -108,3 +108,33 @@ def publish_gold(context: dg.AssetExecutionContext,
             "publication_id": publication.publication_id,
             "publish_seconds": round(seconds, 2),
         })
+
+
+FRESHNESS_SLO_SECONDS = 300  # the source article's SLO: marts at most 5 minutes behind
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec("fresh_within_5_minutes", asset=dg.AssetKey(["gold", mart]),
+                             blocking=False,
+                             description="No landed batch has waited more than 5 minutes "
+                                         "without being published")
+           for mart in MARTS],
+    name="gold_freshness",
+)
+def gold_freshness(context: dg.AssetCheckExecutionContext,
+                   warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+    # The oldest landed batch beyond this run's horizon (int_load_batches) is the one gold is
+    # behind on; none means gold includes every landed batch.
+    with warehouse.connect() as conn:
+        row = conn.execute(
+            "select coalesce(extract(epoch from clock_timestamp() - min(b.finished_at)), 0), "
+            "count(*) from raw.load_batches b where b.finished_at is not null and b.batch_id > "
+            "(select coalesce(max(batch_id), 0) from silver.int_load_batches)"
+        ).fetchone()
+    lag, waiting = (float(row[0]), int(row[1])) if row else (0.0, 0)
+    for mart in MARTS:
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey(["gold", mart]), check_name="fresh_within_5_minutes",
+            passed=lag <= FRESHNESS_SLO_SECONDS, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"behind_seconds": round(lag, 1), "batches_waiting": waiting},
+        )
