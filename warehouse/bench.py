@@ -199,8 +199,8 @@ def _floor(url: str, directory: Path) -> dict[str, float]:
         _, floor["group_by_rollup"] = _timed(lambda: conn.execute(
             "create table bench_floor.rollup as select date_trunc('minute', occurred_at) as m, "
             "tenant_id, region, payload ->> 'game_id' as game_id, payload ->> 'currency' as c, "
-            "count(*), sum((payload ->> 'stake_minor')::bigint), "
-            "sum((payload ->> 'win_minor')::bigint) from bench_floor.dedup "
+            "count(*) as bets, sum((payload ->> 'stake_minor')::numeric) as stake, "
+            "sum((payload ->> 'win_minor')::numeric) as win from bench_floor.dedup "
             "where event_type = 'bet.settled' group by 1, 2, 3, 4, 5"))
         conn.execute("drop schema bench_floor cascade")
     return {k: round(v, 2) for k, v in floor.items()}
