@@ -28,7 +28,9 @@ def warehouse_dbt_assets(
     warehouse: WarehouseResource,
 ) -> Iterator[Any]:
     warehouse.export_dbt_env()
-    args = ["build"]
+    # Unit tests check the models' logic, not the data: they run in the test suite (pytest
+    # builds with them), not in every production run.
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
     if config.dbt_vars:

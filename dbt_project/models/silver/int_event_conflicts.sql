@@ -5,6 +5,7 @@
     config(
         unique_key=['batch_id', 'line_no'],
         incremental_strategy='append',
+        pre_hook="set local work_mem = '{{ var('dedup_work_mem') }}'",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
@@ -19,39 +20,55 @@ copies as (
 
 ),
 
-winners as (
+first_copies as (
 
-    select * from {{ ref('int_events') }}
+    -- narrow on purpose: the hash join below then holds keys, not payloads
+    select event_id, batch_id as first_batch_id, line_no as first_line_no
+    from {{ ref('int_events') }}
+
+),
+
+later_copies as (
+
+    select copies.*, first_copies.first_batch_id, first_copies.first_line_no
+    from copies
+    inner join first_copies using (event_id)
+    where (copies.batch_id, copies.line_no)
+        <> (first_copies.first_batch_id, first_copies.first_line_no)
 
 ),
 
 compared as (
 
     select
-        copies.batch_id,
-        copies.line_no,
-        copies.event_id,
-        winners.batch_id as first_batch_id,
-        winners.line_no as first_line_no,
+        later_copies.batch_id,
+        later_copies.line_no,
+        later_copies.event_id,
+        later_copies.first_batch_id,
+        later_copies.first_line_no,
         array_remove(array[
-            case when copies.event_type is distinct from winners.event_type then 'event_type' end,
-            case when copies.occurred_at is distinct from winners.occurred_at then 'occurred_at' end,
-            case when copies.brand_id is distinct from winners.brand_id then 'tenant_id' end,
-            case when copies.region is distinct from winners.region then 'region' end,
-            case when copies.player_id is distinct from winners.player_id then 'player_id' end,
-            case when copies.schema_version is distinct from winners.schema_version
+            case when later_copies.event_type is distinct from winners.event_type
+                then 'event_type' end,
+            case when later_copies.occurred_at is distinct from winners.occurred_at
+                then 'occurred_at' end,
+            case when later_copies.brand_id is distinct from winners.brand_id
+                then 'tenant_id' end,
+            case when later_copies.region is distinct from winners.region then 'region' end,
+            case when later_copies.player_id is distinct from winners.player_id
+                then 'player_id' end,
+            case when later_copies.schema_version is distinct from winners.schema_version
                 then 'schema_version' end,
-            case when copies.payload is distinct from winners.payload then 'payload' end
+            case when later_copies.payload is distinct from winners.payload then 'payload' end
         ], null) as differing_fields,
-        copies.event_type,
-        copies.payload,
+        later_copies.event_type,
+        later_copies.payload,
         winners.event_type as first_event_type,
         winners.payload as first_payload
 
-    from copies
-    inner join winners
-        on copies.event_id = winners.event_id
-        and (copies.batch_id, copies.line_no) <> (winners.batch_id, winners.line_no)
+    -- the later copies are few (duplicates): their first copies come through the index
+    from later_copies
+    inner join {{ ref('int_events') }} as winners
+        on winners.event_id = later_copies.event_id
 
 ),
 
