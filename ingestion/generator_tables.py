@@ -64,7 +64,9 @@ ADMIN_REASONS = (
     "migration_fix",
 )
 
-STAKES = (10, 20, 25, 50, 100, 200, 500, 1000, 2000, 5000)  # minor units before currency scale
+# minor units before currency scale: most bets 1..10 EUR, so that players wager their
+# deposits several times over, as on a real casino floor
+STAKES = (100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 DEPOSITS = (1000, 2000, 2000, 2500, 5000, 5000, 10000, 10000, 20000, 50000)
 GEM_PACKS = ((100, 99), (550, 499), (550, 499), (1200, 999), (2500, 1999), (6500, 4999))
 

@@ -425,7 +425,8 @@ class World:
             trace,
         )
         if p.bonus is None and ((not p.deposited and r() < 0.7) or r() < 0.15):
-            bonus = min(amount, 20_000 * p.scale) if not p.deposited else amount // 4
+            # a welcome bonus of a fifth of the first deposit (at most 50 EUR), smaller reloads
+            bonus = min(amount // 5, 5_000 * p.scale) if not p.deposited else amount // 20
             bonus_id = f"bn_{rng.getrandbits(64):016x}"
             p.bonus = (bonus_id, max(1, bonus), t + 500)
             emit(
