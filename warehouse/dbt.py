@@ -51,7 +51,24 @@ def target_path() -> Path:
     return Path(os.environ.get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
 
 
+def _project_mtime() -> float:
+    newest = 0.0
+    for folder in ("models", "macros", "seeds", "tests", "analyses"):
+        for path in (DBT_PROJECT_DIR / folder).rglob("*"):
+            newest = max(newest, path.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        newest = max(newest, (DBT_PROJECT_DIR / name).stat().st_mtime)
+    return newest
+
+
 def prepare_manifest(url: str | None = None) -> Path:
-    """`dbt parse`: Dagster's @dbt_assets reads target/manifest.json when definitions load."""
+    """`dbt parse`: Dagster's @dbt_assets reads target/manifest.json when definitions load.
+
+    Skipped when the manifest is newer than every file of the project: a parse costs seconds
+    on every run, and the asset graph depends on the project's files only.
+    """
+    manifest = target_path() / "manifest.json"
+    if manifest.exists() and manifest.stat().st_mtime > _project_mtime():
+        return manifest
     run_dbt(["parse", "--quiet"], url)
-    return target_path() / "manifest.json"
+    return manifest
