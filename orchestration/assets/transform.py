@@ -1,7 +1,9 @@
 """The dbt project as assets: `dbt build` streams models, seeds and tests (as asset checks)."""
 
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -35,4 +37,15 @@ def warehouse_dbt_assets(
         args.append("--full-refresh")
     if config.dbt_vars:
         args += ["--vars", config.dbt_vars]
-    yield from dbt.cli(args, context=context).stream()
+    # A target directory of the run's own (runs may overlap), seeded with the partial-parse
+    # state of the prepared manifest: dbt then parses only what changed instead of the whole
+    # project on every run. dbt checks the state itself and parses fully when it is stale.
+    runs = Path(dbt_project.target_path) / "runs"
+    target = runs / context.run_id
+    target.mkdir(parents=True, exist_ok=True)
+    for old in sorted(runs.iterdir(), key=lambda p: p.stat().st_mtime)[:-20]:
+        shutil.rmtree(old, ignore_errors=True)  # keep the artifacts of the last 20 runs
+    state = Path(dbt_project.target_path) / "partial_parse.msgpack"
+    if state.exists():
+        shutil.copy2(state, target / state.name)
+    yield from dbt.cli(args, context=context, target_path=target).stream()
