@@ -29,35 +29,22 @@ data_end as (
 
 ),
 
+-- cohorts, their sizes and mature offsets: macros/cohorts.sql (shared with fct_ltv)
 cohort_members as (
 
-    select 'registration' as cohort_type, registration_date as cohort_date, brand_id, player_id
-    from players
-    where registration_date is not null
-
-    union all
-
-    select 'first_deposit', first_deposit_date, brand_id, player_id
-    from players
-    where first_deposit_date is not null
+    {{ cohort_members('players') }}
 
 ),
 
 cohorts as (
 
-    select cohort_type, cohort_date, brand_id, count(*) as cohort_size
-    from cohort_members
-    group by cohort_type, cohort_date, brand_id
+    {{ cohort_sizes('cohort_members') }}
 
 ),
 
 mature_offsets as (
 
-    select cohorts.*, day_offset
-    from cohorts
-    cross join data_end
-    cross join lateral generate_series(0, least(30, data_end.last_day - cohorts.cohort_date))
-        as day_offset
+    {{ mature_offsets('cohorts', 'data_end', 30) }}
 
 ),
 
