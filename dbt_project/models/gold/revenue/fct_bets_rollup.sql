@@ -15,14 +15,7 @@
         unique_key='day',
         on_schema_change='fail',
         indexes=[{'columns': ['day']}],
-        pre_hook="{% if is_incremental() %}
-            delete from {{ this }} where day in (
-                select generate_series(settled_date, latest_settlement_date, interval '1 day')::date
-                from {{ ref('int_bets') }}
-                where batch_id > {{ batch_watermark() }}
-                union select forced_day from ({{ forced_days() }}) as forced
-            )
-        {% endif %}",
+        pre_hook="{{ delete_changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
@@ -36,20 +29,10 @@ bets as (
 ),
 
 {% if is_incremental() %}
--- a second import of int_bets, so that neither is referenced twice and PostgreSQL inlines
--- both (a CTE referenced twice is materialized in full, and its indexes are lost)
-changed_bets as (
-
-    select * from {{ ref('int_bets') }}
-    where batch_id > {{ batch_watermark() }}
-
-),
-
 touched_days as (
 
-    select distinct
-        generate_series(settled_date, latest_settlement_date, interval '1 day')::date as day
-    from changed_bets
+    -- reads int_bets itself: a CTE referenced twice would be materialized in full
+    {{ changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}
 
     union
 

@@ -14,14 +14,7 @@
         incremental_strategy='delete+insert',
         unique_key='day',
         on_schema_change='fail',
-        pre_hook="{% if is_incremental() %}
-            delete from {{ this }} where day in (
-                select generate_series(intent_date, latest_intent_date, interval '1 day')::date
-                from {{ ref('int_payments') }}
-                where batch_id > {{ batch_watermark() }}
-                union select forced_day from ({{ forced_days() }}) as forced
-            )
-        {% endif %}",
+        pre_hook="{{ delete_changed_days(ref('int_payments'), 'intent_date', 'latest_intent_date') }}",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
@@ -35,20 +28,10 @@ payments as (
 ),
 
 {% if is_incremental() %}
--- a second import of int_payments, so that neither is referenced twice and PostgreSQL inlines
--- both (a CTE referenced twice is materialized in full, and its indexes are lost)
-changed_payments as (
-
-    select * from {{ ref('int_payments') }}
-    where batch_id > {{ batch_watermark() }}
-
-),
-
 touched_days as (
 
-    select distinct
-        generate_series(intent_date, latest_intent_date, interval '1 day')::date as day
-    from changed_payments
+    -- reads int_payments itself: a CTE referenced twice would be materialized in full
+    {{ changed_days(ref('int_payments'), 'intent_date', 'latest_intent_date') }}
 
     union
 

@@ -15,14 +15,7 @@
         incremental_strategy='delete+insert',
         unique_key='day',
         on_schema_change='fail',
-        pre_hook="{% if is_incremental() %}
-            delete from {{ this }} where day in (
-                select generate_series(settled_date, latest_settlement_date, interval '1 day')::date
-                from {{ ref('int_bets') }}
-                where batch_id > {{ batch_watermark() }}
-                union select forced_day from ({{ forced_days() }}) as forced
-            )
-        {% endif %}",
+        pre_hook="{{ delete_changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
@@ -45,15 +38,8 @@ events as (
 ),
 
 {% if is_incremental() %}
--- second imports of the changed rows, so that no CTE is referenced twice and PostgreSQL
--- inlines all of them (a CTE referenced twice is materialized in full, and its indexes are lost)
-changed_bets as (
-
-    select * from {{ ref('int_bets') }}
-    where batch_id > {{ batch_watermark() }}
-
-),
-
+-- a second import of int_events, so that no CTE is referenced twice and PostgreSQL inlines
+-- both (a CTE referenced twice is materialized in full, and its indexes are lost)
 new_events as (
 
     select * from {{ ref('int_events') }}
@@ -66,8 +52,8 @@ new_events as (
 
 touched_days as (
 
-    select generate_series(settled_date, latest_settlement_date, interval '1 day')::date as day
-    from changed_bets
+    -- reads int_bets itself: a CTE referenced twice would be materialized in full
+    {{ changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}
 
     union
 

@@ -1,0 +1,24 @@
+{#-
+    Days an incremental mart recomputes when silver entities can move between days (a bet
+    or payment whose first event arrives late with an earlier time): every changed row above
+    the batch watermark may have been counted on any day of [first_day, last_day].
+
+    changed_days: those days, for the model's touched-days CTE.
+    delete_changed_days: a pre-hook that deletes them (and the forced days) first, so a day
+    left without rows keeps no stale ones; delete+insert alone replaces only days it writes.
+-#}
+
+{% macro changed_days(relation, first_day, last_day) -%}
+    select generate_series({{ first_day }}, {{ last_day }}, interval '1 day')::date as day
+    from {{ relation }}
+    where batch_id > {{ batch_watermark() }}
+{%- endmacro %}
+
+{% macro delete_changed_days(relation, first_day, last_day) -%}
+    {%- if is_incremental() %}
+    delete from {{ this }} where day in (
+        {{ changed_days(relation, first_day, last_day) }}
+        union select forced_day from ({{ forced_days() }}) as forced
+    )
+    {%- endif %}
+{%- endmacro %}
