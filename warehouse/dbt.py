@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,8 +30,6 @@ def dbt_environment(url: str | None = None) -> dict[str, str]:
 
 def dbt_executable() -> str:
     # The dbt next to this interpreter: the venv's, whatever PATH says.
-    import sys
-
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
 
