@@ -20,21 +20,42 @@ copies as (
 
 ),
 
-first_copies as (
+copy_ids as (
 
-    -- narrow on purpose: the hash join below then holds keys, not payloads
-    select event_id, batch_id as first_batch_id, line_no as first_line_no
-    from {{ ref('int_events') }}
+    -- a second, narrow import of the same copies: a CTE referenced twice is materialized in
+    -- full, and this one then holds event ids, not payloads
+    select event_id from {{ ref('stg_events') }}
+    where batch_id <= {{ batch_horizon() }}
+        and batch_id > {{ batch_watermark() }}
+
+),
+
+repeated_ids as (
+
+    -- The event ids of this run's copies that have another copy: twice among this run's
+    -- copies, or first landed in an earlier batch. Duplicates are few, so this narrow pass
+    -- spares the wide copies a join with every first copy.
+    select event_id
+    from copy_ids
+    group by event_id
+    having count(*) > 1
+
+    {% if is_incremental() %}
+    union
+
+    select copy_ids.event_id
+    from copy_ids
+    inner join {{ ref('int_events') }} as first_copies using (event_id)
+    where first_copies.batch_id <= {{ batch_watermark() }}
+    {% endif %}
 
 ),
 
 later_copies as (
 
-    select copies.*, first_copies.first_batch_id, first_copies.first_line_no
+    select copies.*
     from copies
-    inner join first_copies using (event_id)
-    where (copies.batch_id, copies.line_no)
-        <> (first_copies.first_batch_id, first_copies.first_line_no)
+    inner join repeated_ids using (event_id)
 
 ),
 
@@ -44,8 +65,8 @@ compared as (
         later_copies.batch_id,
         later_copies.line_no,
         later_copies.event_id,
-        later_copies.first_batch_id,
-        later_copies.first_line_no,
+        winners.batch_id as first_batch_id,
+        winners.line_no as first_line_no,
         array_remove(array[
             case when later_copies.event_type is distinct from winners.event_type
                 then 'event_type' end,
@@ -65,10 +86,12 @@ compared as (
         winners.event_type as first_event_type,
         winners.payload as first_payload
 
-    -- the later copies are few (duplicates): their first copies come through the index
+    -- the copies of repeated ids are few: their first copies come through the index; the
+    -- first copy itself is not a later copy
     from later_copies
     inner join {{ ref('int_events') }} as winners
         on winners.event_id = later_copies.event_id
+        and (winners.batch_id, winners.line_no) <> (later_copies.batch_id, later_copies.line_no)
 
 ),
 

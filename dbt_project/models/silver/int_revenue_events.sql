@@ -16,72 +16,40 @@
 
 with
 
-settled_bets as (
+revenue_events as (
 
-    {{ valid_first_copies(ref('stg_bets'), ['bet.settled']) }}
-
-),
-
-consumed_bonuses as (
-
-    {{ valid_first_copies(ref('stg_bonuses'), ['bonus.consumed']) }}
-
-),
-
-jackpot_contributions as (
-
-    {{ valid_first_copies(ref('stg_jackpot_contributions'), ['jackpot.contribution']) }}
-
-),
-
-captured_payments as (
-
-    {{ valid_first_copies(ref('stg_payments'), ['payment.captured']) }}
-
-),
-
-unioned as (
-
-    select
-        event_id, event_type, occurred_at, event_date, brand_id, region, player_id, currency,
-        game_id, provider_id,
-        stake_minor, win_minor,
-        0::bigint as bonus_cost_minor, 0::bigint as jackpot_minor, 0::bigint as fee_minor,
-        batch_id
-    from settled_bets
-
-    union all
-
-    select
-        event_id, event_type, occurred_at, event_date, brand_id, region, player_id, currency,
-        null, null,
-        0, 0, amount_minor, 0, 0,
-        batch_id
-    from consumed_bonuses
-
-    union all
-
-    select
-        event_id, event_type, occurred_at, event_date, brand_id, region, player_id, currency,
-        game_id, null,
-        0, 0, 0, amount_minor, 0,
-        batch_id
-    from jackpot_contributions
-
-    union all
-
-    select
-        event_id, event_type, occurred_at, event_date, brand_id, region, player_id, currency,
-        null, null,
-        0, 0, 0, 0, fee_minor,
-        batch_id
-    from captured_payments
+    -- one scan of int_events for the four event types (fields each type lacks are NULL)
+    {{ valid_first_copies(
+        ['bet.settled', 'bonus.consumed', 'jackpot.contribution', 'payment.captured'],
+        ['game_id', 'provider_id', 'stake_minor', 'win_minor', 'amount_minor', 'fee_minor',
+         'currency']) }}
 
 ),
 
 final as (
 
-    select * from unioned
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        event_date,
+        brand_id,
+        region,
+        player_id,
+        currency,
+        game_id,
+        provider_id,
+        coalesce(stake_minor, 0) as stake_minor,
+        coalesce(win_minor, 0) as win_minor,
+        case when event_type = 'bonus.consumed' then amount_minor else 0 end
+            as bonus_cost_minor,
+        case when event_type = 'jackpot.contribution' then amount_minor else 0 end
+            as jackpot_minor,
+        -- fee_minor is optional and defaults to 0 on a capture (events.md)
+        coalesce(fee_minor, 0) as fee_minor,
+        batch_id
+
+    from revenue_events
 
 )
 

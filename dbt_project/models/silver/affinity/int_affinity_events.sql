@@ -20,8 +20,10 @@ with
 
 first_copies as (
 
-    {{ valid_first_copies(ref('stg_affinity_events'),
-        ['device.bound', 'device.unbound', 'affinity.triggered', 'affinity.admin_adjust']) }}
+    {{ valid_first_copies(
+        ['device.bound', 'device.unbound', 'affinity.triggered', 'affinity.admin_adjust'],
+        ['device_id', 'rule_key', 'change', 'delta', 'source', 'operator_admin_id', 'reason'])
+    }}
 
 ),
 
@@ -36,10 +38,11 @@ final as (
         player_id,
         device_id,
         rule_key,
-        requested_change,
+        -- the producer's requested change (triggered) or the operator's delta (admin_adjust)
+        coalesce(change, delta) as requested_change,
         source,
         operator_admin_id,
-        admin_reason,
+        reason as admin_reason,
         batch_id,
         line_no
 

@@ -28,42 +28,30 @@ with
 
 new_bet_events as (
 
-    -- The valid first copies of the bet events of the batches not seen yet. They are read from
-    -- int_events, whose rows are exactly those copies with their payload, rather than through
-    -- valid_first_copies(stg_bets): one scan of int_events (by its (event_type, batch_id) index
-    -- when incremental) instead of a scan of raw.events joined back to int_events on three
-    -- columns, a join PostgreSQL estimates at one row. The payload is typed once per event by
-    -- jsonb_to_record, in the scan (so in parallel workers): the contract (invalid_reason is
-    -- null) guarantees these fields' types, except win_minor on a bet.placed, read as jsonb.
+    -- the valid first copies of the bet events of the batches not seen yet (win_minor only
+    -- on a bet.settled: the contract does not check it on a bet.placed)
     select
-        events.event_id,
-        events.event_type,
-        events.occurred_at,
-        events.event_date,
-        events.brand_id,
-        events.region,
-        events.player_id,
-        events.batch_id,
-        payload.bet_id,
-        payload.game_id,
-        payload.provider_id,
-        payload.stake_minor,
-        case when events.event_type = 'bet.settled' then payload.win_minor::bigint end
-            as win_minor,
-        payload.currency,
-        payload.in_bonus as is_in_bonus
+        event_id,
+        event_type,
+        occurred_at,
+        event_date,
+        brand_id,
+        region,
+        player_id,
+        batch_id,
+        bet_id,
+        game_id,
+        provider_id,
+        stake_minor,
+        win_minor,
+        currency,
+        in_bonus as is_in_bonus
 
-    from {{ ref('int_events') }} as events
-    cross join lateral jsonb_to_record(events.payload) as payload (
-        bet_id text, game_id text, provider_id text, stake_minor bigint, win_minor jsonb,
-        currency text, in_bonus boolean
-    )
-    where events.event_type in ('bet.placed', 'bet.settled')
-        and events.invalid_reason is null
-        and events.batch_id <= {{ batch_horizon() }}
-        {% if is_incremental() %}
-        and events.batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-        {% endif %}
+    from (
+        {{ valid_first_copies(['bet.placed', 'bet.settled'],
+            ['bet_id', 'game_id', 'provider_id', 'stake_minor', 'win_minor', 'currency',
+             'in_bonus']) }}
+    ) as first_copies
 
 ),
 

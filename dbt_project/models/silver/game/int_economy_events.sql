@@ -21,12 +21,12 @@ with
 
 first_copies as (
 
-    {{ valid_first_copies(ref('stg_economy_events'), [
+    {{ valid_first_copies([
         'player.registered',
         'credits.earn', 'credits.spend', 'gems.earn', 'gems.spend', 'gems.purchase',
         'dungeon.complete', 'craft.complete', 'pvp.battle', 'pvp.ranked.battle',
         'raid.complete', 'market.sale',
-    ]) }}
+    ], ['amount', 'gems', 'amount_minor', 'currency']) }}
 
 ),
 

@@ -25,40 +25,31 @@ with
 
 new_step_events as (
 
-    -- The valid first copies of the funnel's step events of the batches not seen yet, read
-    -- from int_events and typed once per event by jsonb_to_record, as in int_bets (the
-    -- contract guarantees these fields' types for these event types). A deposit credit's step
-    -- is keyed by its reference_id, the payment_id.
+    -- The valid first copies of the funnel's step events of the batches not seen yet. A
+    -- deposit credit's step is keyed by its reference_id, the payment_id.
     select
-        case events.event_type
-            when 'wallet.credit' then payload.reference_id
-            else payload.payment_id
+        case event_type
+            when 'wallet.credit' then reference_id
+            else payment_id
         end as payment_id,
-        events.event_type as step_event_type,
-        events.event_id,
-        events.occurred_at,
-        events.event_date,
-        events.brand_id,
-        events.region,
-        events.player_id,
-        payload.method,
-        payload.currency,
-        payload.amount_minor,
-        events.batch_id
+        event_type as step_event_type,
+        event_id,
+        occurred_at,
+        event_date,
+        brand_id,
+        region,
+        player_id,
+        method,
+        currency,
+        amount_minor,
+        batch_id
 
-    from {{ ref('int_events') }} as events
-    cross join lateral jsonb_to_record(events.payload) as payload (
-        payment_id text, reference_id text, reason text, method text, currency text,
-        amount_minor bigint
-    )
-    where events.event_type in
-            ('payment.intent', 'payment.authorized', 'payment.captured', 'wallet.credit')
-        and (events.event_type <> 'wallet.credit' or payload.reason = 'deposit')
-        and events.invalid_reason is null
-        and events.batch_id <= {{ batch_horizon() }}
-        {% if is_incremental() %}
-        and events.batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-        {% endif %}
+    from (
+        {{ valid_first_copies(
+            ['payment.intent', 'payment.authorized', 'payment.captured', 'wallet.credit'],
+            ['payment_id', 'reference_id', 'reason', 'method', 'currency', 'amount_minor']) }}
+    ) as first_copies
+    where event_type <> 'wallet.credit' or reason = 'deposit'
 
 ),
 

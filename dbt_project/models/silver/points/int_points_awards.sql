@@ -25,7 +25,7 @@ with
 
 first_copies as (
 
-    {{ valid_first_copies(ref('stg_points_awards'), ['points.awarded']) }}
+    {{ valid_first_copies(['points.awarded'], ['game_id', 'task_id', 'points', 'minutes']) }}
 
 ),
 
