@@ -15,6 +15,26 @@
         batch_id   bigint not null,
         updated_at timestamptz not null default now()
     );
+    {{ create_untested_batch_floor() }}
+{% endmacro %}
+
+{#- Bronze data tests check each landed batch once, before silver takes it (their `where` is
+    set for the folder in dbt_project.yml). raw is append-only, so the batches above the
+    highest one int_events holds are the ones no run has tested yet: all of them on an empty
+    warehouse. A failing test stops the build before int_events, so its batches are tested
+    again by the next run. Without this, every hourly run rescanned all of raw.events. -#}
+{% macro create_untested_batch_floor() %}
+    {%- set int_events = api.Relation.create(
+        database=target.database, schema='silver', identifier='int_events') -%}
+    create or replace function audit.untested_batch_floor() returns bigint
+    language plpgsql stable as $$
+    begin
+        if to_regclass('{{ int_events }}') is null then
+            return -1;
+        end if;
+        return (select coalesce(max(batch_id), -1) from {{ int_events }});
+    end
+    $$;
 {% endmacro %}
 
 {% macro batch_watermark() %}
