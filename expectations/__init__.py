@@ -3,7 +3,8 @@
 One suite per gold mart, built in code from the specs (`suites.py`), plus a schema-wide PII
 check (`pii.py`). `validate_mart` and `validate_pii` run them with GX against a schema (the
 candidate schema before publication), keep the results as Data Docs under `gx_home`, and
-report every rule as an `ExpectationOutcome`.
+report every rule as an `ExpectationOutcome`; inside `validation_session`, the Data Docs pages
+of many validations are written in one build.
 """
 
 from expectations.runner import (
@@ -12,6 +13,8 @@ from expectations.runner import (
     MartValidation,
     validate_mart,
     validate_pii,
+    validation_session,
 )
 
-__all__ = ["MARTS", "ExpectationOutcome", "MartValidation", "validate_mart", "validate_pii"]
+__all__ = ["MARTS", "ExpectationOutcome", "MartValidation", "validate_mart", "validate_pii",
+           "validation_session"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,14 @@ def _run(gx_home: Path, name: str, batch: Any, expectations: Sequence[Any],
 
 
 # --- the API ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def validation_session(gx_home: Path) -> Iterator[None]:
+    """Validations inside write their Data Docs pages together, once, on leaving: for a
+    caller that validates many marts in a row (the warehouse job's publication gate)."""
+    with Project.at(Path(gx_home)).batched_docs():
+        yield
 
 
 def validate_mart(database_url: str, mart: str, *, schema: str = "gold", gx_home: Path,

@@ -41,41 +41,43 @@ def validate_gold_candidates(
 ) -> Iterator[dg.AssetCheckResult]:
     # Imported here: GX is heavy to import and only this step needs it.
     from expectations.runner import MARTS as SUITES
-    from expectations.runner import validate_mart, validate_pii
+    from expectations.runner import validate_mart, validate_pii, validation_session
 
     gx_home = load_settings().home / "gx"
     url = warehouse.url()
     started = time.perf_counter()
-    pii = validate_pii(url, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
     results: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     checks: list[dg.AssetCheckResult] = []
-    for mart in MARTS:
-        if mart not in SUITES:
-            passed, message, outcomes, docs = False, f"{mart}: no expectation suite", [], None
-        else:
-            validation = validate_mart(url, mart, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
-            passed = validation.success and pii.success
-            message = "\n".join(m for m in (
-                None if validation.success else validation.failure_message(),
-                None if pii.success else pii.failure_message()) if m)
-            outcomes, docs = _outcomes(validation), validation.docs_path
-        results[mart] = {"success": passed, "outcomes": outcomes}
-        if not passed:
-            failures.append(message)
-        metadata: dict[str, Any] = {
-            "expectations": len(outcomes),
-            "failed": sum(1 for o in outcomes if not o["success"]),
-        }
-        if docs is not None:
-            metadata["data_docs"] = dg.MetadataValue.path(str(docs))
-        if message:
-            metadata["failure"] = dg.MetadataValue.md(f"```\n{message[:4000]}\n```")
-        checks.append(dg.AssetCheckResult(
-            asset_key=dg.AssetKey([CANDIDATE_SCHEMA, mart]), check_name=GX_CHECK,
-            passed=passed, metadata=metadata,
-            severity=dg.AssetCheckSeverity.ERROR,
-        ))
+    # one Data Docs build for all the suites, after the last one
+    with validation_session(gx_home):
+        pii = validate_pii(url, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
+        for mart in MARTS:
+            if mart not in SUITES:
+                passed, message, outcomes, docs = False, f"{mart}: no expectation suite", [], None
+            else:
+                validation = validate_mart(url, mart, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
+                passed = validation.success and pii.success
+                message = "\n".join(m for m in (
+                    None if validation.success else validation.failure_message(),
+                    None if pii.success else pii.failure_message()) if m)
+                outcomes, docs = _outcomes(validation), validation.docs_path
+            results[mart] = {"success": passed, "outcomes": outcomes}
+            if not passed:
+                failures.append(message)
+            metadata: dict[str, Any] = {
+                "expectations": len(outcomes),
+                "failed": sum(1 for o in outcomes if not o["success"]),
+            }
+            if docs is not None:
+                metadata["data_docs"] = dg.MetadataValue.path(str(docs))
+            if message:
+                metadata["failure"] = dg.MetadataValue.md(f"```\n{message[:4000]}\n```")
+            checks.append(dg.AssetCheckResult(
+                asset_key=dg.AssetKey([CANDIDATE_SCHEMA, mart]), check_name=GX_CHECK,
+                passed=passed, metadata=metadata,
+                severity=dg.AssetCheckSeverity.ERROR,
+            ))
     context.log.info(f"validated {len(MARTS)} marts in {time.perf_counter() - started:.1f} s")
     if failures:
         with warehouse.connect() as conn:
