@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ingestion.generator import GeneratorConfig, generate
 from tests.events import event, query, table_snapshot, write_events
 from warehouse.runner import run_warehouse_job
+from warehouse.settings import DBT_PROJECT_DIR
 
 MARTS = ("fct_bets_rollup", "fct_revenue_daily", "fct_deposit_funnel_daily",
          "fct_latency_daily", "fct_active_players_daily", "fct_retention", "fct_ltv",
@@ -66,17 +68,35 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str,
     assert query(warehouse_url, "select count(*) > 0 from gold.fct_revenue_daily "
                                 "where brand_id <> 'brand-9'") == [(True,)]
 
-    # nothing new: the next run lands nothing and changes nothing
+    seeds_sql = "select unique_id, loaded_at from audit.seed_state order by unique_id"
+    seeds_loaded = dict(query(warehouse_url, seeds_sql))
+    assert len(seeds_loaded) == len(list((DBT_PROJECT_DIR / "seeds").rglob("*.csv")))
+
+    # nothing new: the next run lands nothing and changes nothing; the seeds, unchanged, are
+    # not reloaded
     before = table_snapshot(warehouse_url, "gold.fct_revenue_daily")
     again = run_warehouse_job(ephemeral_instance=True)
     assert again.success, again.failure
     assert again.step("land_event_files").metadata["files_landed"] == 0
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == before
+    assert dict(query(warehouse_url, seeds_sql)) == seeds_loaded
 
-    # a full refresh rebuilds the incremental models to the same result
+    # a seed whose table is gone is loaded again, and only that one
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("drop table reference.fx_rates_daily")
+    reloaded = run_warehouse_job(ephemeral_instance=True)
+    assert reloaded.success, reloaded.failure
+    now_loaded = dict(query(warehouse_url, seeds_sql))
+    assert [seed for seed in now_loaded if now_loaded[seed] != seeds_loaded[seed]] == [
+        "seed.gaming_dwh.fx_rates_daily"]
+    assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == before
+
+    # a full refresh reloads every seed and rebuilds the incremental models to the same result
     refreshed = run_warehouse_job(full_refresh=True, ephemeral_instance=True)
     assert refreshed.success, refreshed.failure
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == before
+    assert all(loaded > now_loaded[seed]
+               for seed, loaded in query(warehouse_url, seeds_sql))
 
 
 def test_a_corrupt_file_fails_the_run_loudly_but_lands_the_others(warehouse_url: str,

@@ -12,6 +12,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
 from orchestration.translator import WarehouseTranslator
+from warehouse import seeds
 
 
 class DbtBuildConfig(dg.Config):
@@ -33,8 +34,16 @@ def warehouse_dbt_assets(
     # Unit tests check the models' logic, not the data: they run in the test suite (pytest
     # builds with them), not in every production run.
     args = ["build", "--exclude-resource-type", "unit_test"]
+    manifest = seeds.read_manifest(Path(dbt_project.manifest_path))
     if config.full_refresh:
         args.append("--full-refresh")
+    else:
+        # Seeds loaded from the same files need no reload (warehouse/seeds.py).
+        with warehouse.connect() as conn:
+            unchanged = seeds.unchanged(conn, manifest)
+        if unchanged:
+            args += ["--exclude", " ".join(unchanged)]
+            context.log.info(f"seeds unchanged, not reloaded: {', '.join(unchanged)}")
     if config.dbt_vars:
         args += ["--vars", config.dbt_vars]
     # A target directory of the run's own (runs may overlap), seeded with the partial-parse
@@ -48,4 +57,7 @@ def warehouse_dbt_assets(
     state = Path(dbt_project.target_path) / "partial_parse.msgpack"
     if state.exists():
         shutil.copy2(state, target / state.name)
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+    invocation = dbt.cli(args, context=context, target_path=target)
+    yield from invocation.stream()
+    with warehouse.connect() as conn:
+        seeds.record_loaded(conn, manifest, invocation.get_artifact("run_results.json"))
