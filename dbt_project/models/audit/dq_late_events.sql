@@ -23,7 +23,7 @@ final as (
         round(lateness_seconds / 86400.0, 2) as lateness_days
 
     from events
-    where lateness_seconds > {{ var('lookback_days') }} * 86400
+    where {{ late_event_condition() }}
 
 )
 

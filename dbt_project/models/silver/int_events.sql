@@ -13,6 +13,7 @@
         unique_key='event_id',
         incremental_strategy='append',
         pre_hook="set local work_mem = '{{ var('dedup_work_mem') }}'",
+        post_hook="{{ index_audited_events() }}",
         indexes=[
             {'columns': ['event_id'], 'unique': true},
             {'columns': ['event_type', 'batch_id']},
