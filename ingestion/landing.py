@@ -10,12 +10,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
+import itertools
 import multiprocessing
 import os
+import queue
 import tempfile
+import threading
 import time
 import zlib
 from collections import deque
@@ -29,7 +33,7 @@ from typing import Any, BinaryIO
 import psycopg
 
 from ingestion.raw_schema import ensure_raw_schema
-from ingestion.validation import BlockResult, validate_block
+from ingestion.validation import BlockResult, init_worker, validate_block, with_batch
 
 SUFFIXES = (".ndjson", ".ndjson.gz")
 LANDING_LOCK = "dwh.landing"
@@ -113,9 +117,42 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_BLOCK_BYTES = 4 << 20  # a unit of work: whole lines, about 4 MiB
-_PARALLEL_MIN_BYTES = 8 << 20  # smaller files are validated in-process
-_IN_FLIGHT = 4  # blocks submitted ahead of the COPY stream: bounds memory
+_BLOCK_BYTES = 2 << 20  # a unit of work: whole lines, about 2 MiB (decompressed)
+# Blocks read ahead of the COPY (being validated, or waiting to be written): bounds memory, and
+# covers the COPY's drain and commit at the end of a file with work on the next file.
+_READ_AHEAD = 8
+
+
+class _LazyPool:
+    """Validation workers, started when the first file of more than one block needs them.
+
+    Whether a file is big is only known while reading it: a gzip file's stored size says
+    little about its content (the benchmark's files are 7 MB that hold 43 MB of lines). Small
+    landings (a sensor's few files, the tests) never pay the start-up of the processes.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def get(self) -> Executor | None:
+        if self._workers < 2:
+            return None
+        if self._pool is None:
+            # Spawned (not forked) workers: the loader also runs inside Dagster, which has
+            # threads.
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_worker)
+        return self._pool
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 def _blocks(path: Path, digest: Any) -> Iterator[tuple[bytes, int]]:
@@ -165,25 +202,187 @@ class _HashingReader(io.RawIOBase):
         return len(data)
 
 
-def _validated(path: Path, batch_id: int, source: str, pool: Executor | None,
-               digest: Any) -> Iterator[BlockResult]:
-    """Validated blocks in file order; on a pool, a few blocks ahead of the consumer."""
-    blocks = _blocks(path, digest)
-    if pool is None:
-        for block, first in blocks:
-            yield validate_block(block, first, batch_id, source)
-        return
-    pending: deque[Future[BlockResult]] = deque()
-    for block, first in blocks:
-        pending.append(pool.submit(validate_block, block, first, batch_id, source))
-        if len(pending) >= _IN_FLIGHT:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+class _Stopped(Exception):
+    """The reader was told to stop."""
 
 
-def land_file(conn: psycopg.Connection, path: Path, pool: Executor | None = None) -> FileResult:
-    """Land one file in its own transaction. Raises LandingError if the file is unreadable."""
+@dataclass
+class _FileStream:
+    """One file's validated blocks, in order, as the reader produces them. Items:
+    ("block", Future[BlockResult]), then one of ("end", sha256 hex), ("error", the error that
+    reading the file raised), ("dropped", None) or ("stopped", what stopped the reader)."""
+
+    path: Path
+    items: queue.SimpleQueue[tuple[str, Any]] = field(default_factory=queue.SimpleQueue)
+    # Set when the file may be read: at once, unless it may turn out to be landed already.
+    go: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False  # the file will not be landed: the reader stops reading it
+    finished: bool = False  # the consumer has taken the last item
+    sha256: str | None = None  # of the stored bytes, once all of them have been read
+
+
+class _Reader:
+    """Reads, hashes and decompresses the files in landing order in a background thread, and
+    submits their blocks for validation ahead of the COPY.
+
+    The reader runs ahead across files: while one file's COPY drains and commits, the next
+    file's first blocks are already being validated. Reading file by file left the workers
+    idle during each drain and the server idle until each file's first block was validated.
+    So blocks carry no batch id (it does not exist yet): `with_batch` adds it when writing.
+    Decompression (zlib) and hashing release the GIL, so the thread costs the main thread
+    little. At most `_READ_AHEAD` blocks are out at a time.
+
+    A file of the same size as one landed before may be skipped: the reader waits for the
+    landing to decide (`go`) rather than read it ahead, so a re-run only hashes its files.
+    """
+
+    def __init__(self, files: list[Path], pools: _LazyPool, hold: set[Path]) -> None:
+        streams = [_FileStream(path) for path in files]
+        for stream in streams:
+            if stream.path not in hold:
+                stream.go.set()
+        self._streams = deque(streams)
+        self._pools = pools
+        self._slots = threading.Semaphore(_READ_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(streams,),
+                                         name="dwh-landing-reader", daemon=True)
+        self._thread.start()
+
+    def take(self, path: Path) -> _FileStream:
+        """The next file's stream; files are taken in the order the reader was given them."""
+        stream = self._streams.popleft()
+        if stream.path != path:
+            raise ValueError(f"files out of order: landing {path}, read {stream.path}")
+        return stream
+
+    def results(self, stream: _FileStream) -> Iterator[BlockResult]:
+        """The file's validated blocks in order, then `stream.sha256` is set. Raises what
+        reading the file raised, after the blocks read before it."""
+        stream.go.set()
+        while not stream.finished:
+            kind, value = stream.items.get()
+            if kind == "block":
+                try:
+                    result = value.result()
+                finally:
+                    self._slots.release()
+                yield result
+                continue
+            stream.finished = True
+            if kind == "end":
+                stream.sha256 = value
+            elif kind == "error":
+                raise value
+            else:
+                raise RuntimeError(f"{stream.path}: the reader stopped") from value
+
+    def discard(self, stream: _FileStream) -> None:
+        """Drop what is left of a file's stream (the file was skipped or failed, or landed),
+        so that the reader goes on to the next file."""
+        stream.dropped = True
+        stream.go.set()
+        while not stream.finished:
+            kind, value = stream.items.get()
+            if kind == "block":
+                value.cancel()
+                self._slots.release()
+            else:
+                stream.finished = True
+
+    def _run(self, streams: list[_FileStream]) -> None:
+        ended = 0
+        failure: BaseException | None = None
+        try:
+            for stream in streams:
+                self._wait(stream.go)
+                if stream.dropped:
+                    stream.items.put(("dropped", None))
+                else:
+                    self._read(stream)
+                ended += 1
+        except _Stopped:
+            pass
+        except BaseException as exc:  # a bug or a broken pool: the consumer raises it
+            failure = exc
+        finally:
+            # Whatever happened, every stream gets an end, so that no consumer waits forever.
+            for stream in streams[ended:]:
+                stream.items.put(("stopped", failure))
+
+    def _read(self, stream: _FileStream) -> None:
+        source = str(stream.path.resolve())
+        digest = hashlib.sha256()
+        try:
+            with contextlib.closing(_blocks(stream.path, digest)) as blocks:
+                # A file of a single block is validated here: a round trip to a worker (or
+                # starting the workers) would only add to it.
+                head = list(itertools.islice(blocks, 2))
+                pool = self._pools.get() if len(head) > 1 or self._pools.started else None
+                for block, first in itertools.chain(head, blocks):
+                    self._acquire()
+                    if stream.dropped:
+                        self._slots.release()
+                        stream.items.put(("dropped", None))
+                        return
+                    future: Future[BlockResult]
+                    if pool is not None:
+                        future = pool.submit(validate_block, block, first, source)
+                    else:
+                        future = Future()
+                        try:
+                            future.set_result(validate_block(block, first, source))
+                        except Exception as exc:
+                            future.set_exception(exc)
+                    stream.items.put(("block", future))
+        except (OSError, EOFError, zlib.error) as exc:
+            stream.items.put(("error", exc))
+        else:
+            stream.items.put(("end", digest.hexdigest()))
+
+    def _acquire(self) -> None:
+        while not self._slots.acquire(timeout=0.1):
+            if self._stop.is_set():
+                raise _Stopped
+        if self._stop.is_set():
+            self._slots.release()
+            raise _Stopped
+
+    def _wait(self, event: threading.Event) -> None:
+        while not event.wait(timeout=0.1):
+            if self._stop.is_set():
+                raise _Stopped
+        if self._stop.is_set():
+            raise _Stopped
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def land_file(conn: psycopg.Connection, path: Path, reader: _Reader | None = None) -> FileResult:
+    """Land one file in its own transaction. Raises LandingError if the file is unreadable.
+
+    `reader` is the one `land` reads all its files with; without it the file is read here.
+    """
+    if reader is None:
+        pools = _LazyPool(_workers())
+        reader = _Reader([path], pools, hold={path})
+        try:
+            return land_file(conn, path, reader)
+        finally:
+            reader.close()
+            pools.shutdown()
+    stream = reader.take(path)
+    try:
+        return _land_stream(conn, path, stream, reader)
+    finally:
+        reader.discard(stream)
+
+
+def _land_stream(conn: psycopg.Connection, path: Path, stream: _FileStream,
+                 reader: _Reader) -> FileResult:
+    """Land one file from its stream: the batch row, COPY of its rows, quarantine, accounting."""
     result = FileResult(path=path)
     started = time.perf_counter()
     try:
@@ -199,7 +398,7 @@ def land_file(conn: psycopg.Connection, path: Path, pool: Executor | None = None
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [LANDING_LOCK])
         # Only a file of the same size can be the same file: hash it up front then, so that a
-        # re-run skips it without parsing; otherwise the hash is taken while streaming.
+        # re-run skips it without landing it; otherwise the hash is taken while streaming.
         cur.execute("select sha256, batch_id from raw.load_batches where size_bytes = %s",
                     [size])
         same_size = {sha: int(batch) for sha, batch in cur.fetchall()}
@@ -218,16 +417,16 @@ def land_file(conn: psycopg.Connection, path: Path, pool: Executor | None = None
             [source, path.name, size, mtime],
         )
         batch_id = int(cur.fetchone()[0])  # type: ignore[index]
-        use_pool = pool if size >= _PARALLEL_MIN_BYTES else None
-        digest = hashlib.sha256()
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as rejected:
+        # The rows are UTF-8 bytes whatever the connection's client encoding.
+        with tempfile.TemporaryFile("w+b") as rejected:
             try:
-                with cur.copy(f"copy raw.events ({_EVENT_COLUMNS}) from stdin") as copy:
-                    for block in _validated(path, batch_id, source, use_pool, digest):
+                with cur.copy(f"copy raw.events ({_EVENT_COLUMNS}) from stdin "
+                              "(encoding 'utf8')") as copy:
+                    for block in reader.results(stream):
                         if block.events_copy:
-                            copy.write(block.events_copy)
+                            copy.write(with_batch(block.events_copy, batch_id))
                         if block.quarantine_copy:
-                            rejected.write(block.quarantine_copy)
+                            rejected.write(with_batch(block.quarantine_copy, batch_id))
                         result.lines_read += block.lines
                         result.blank += block.blank
                         result.quarantined += block.rejected
@@ -238,7 +437,7 @@ def land_file(conn: psycopg.Connection, path: Path, pool: Executor | None = None
             if result.quarantined:
                 rejected.seek(0)
                 with cur.copy("copy raw.quarantine (batch_id, line_no, source_file, field, "
-                              "reason, raw_line) from stdin") as copy:
+                              "reason, raw_line) from stdin (encoding 'utf8')") as copy:
                     while chunk := rejected.read(1 << 20):
                         copy.write(chunk)
 
@@ -246,7 +445,7 @@ def land_file(conn: psycopg.Connection, path: Path, pool: Executor | None = None
             "update raw.load_batches set sha256 = %s, lines_read = %s, events_landed = %s, "
             "lines_quarantined = %s, blank_lines = %s, finished_at = clock_timestamp() "
             "where batch_id = %s",
-            [digest.hexdigest(), result.lines_read, result.landed, result.quarantined,
+            [stream.sha256, result.lines_read, result.landed, result.quarantined,
              result.blank, batch_id],
         )
         result.batch_id = batch_id
@@ -264,15 +463,12 @@ def land(conn: psycopg.Connection, paths: Iterable[str | Path],
     files = discover(paths)
     ensure_raw_schema(conn)
     report = LandingReport()
-    workers = _workers()
-    big = any(_size(p) >= _PARALLEL_MIN_BYTES for p in files)
-    # Spawned (not forked) workers: the loader also runs inside Dagster, which has threads.
-    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            if big and workers > 1 else None)
+    pools = _LazyPool(_workers())
+    reader = _Reader(files, pools, hold=_maybe_landed(conn, files))
     try:
         for path in files:
             try:
-                result = land_file(conn, path, pool)
+                result = land_file(conn, path, reader)
             except LandingError as exc:
                 result = FileResult(path=path, error=str(exc).removeprefix(f"{path}: "))
                 _record_failure(conn, path, result.error or "")
@@ -280,8 +476,8 @@ def land(conn: psycopg.Connection, paths: Iterable[str | Path],
             if echo is not None:
                 echo(result.summary())
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        reader.close()
+        pools.shutdown()
     if report.landed_files:
         # Statistics for the models that read the new rows next (autovacuum may lag).
         conn.execute("analyze raw.events")
@@ -290,16 +486,19 @@ def land(conn: psycopg.Connection, paths: Iterable[str | Path],
     return report
 
 
+def _maybe_landed(conn: psycopg.Connection, files: list[Path]) -> set[Path]:
+    """The files of the same size as a landed batch: only those can be skipped as landed."""
+    sizes = {path: size for path in files if (size := _stat(path)[0]) is not None}
+    with conn.transaction():
+        landed = {row[0] for row in conn.execute(
+            "select distinct size_bytes from raw.load_batches where size_bytes = any(%s)",
+            [list(set(sizes.values()))])}
+    return {path for path, size in sizes.items() if size in landed}
+
+
 def _workers() -> int:
     configured = os.environ.get("DWH_LOAD_WORKERS")
     return int(configured) if configured else min(4, os.cpu_count() or 1)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _record_failure(conn: psycopg.Connection, path: Path, error: str) -> None:

@@ -7,6 +7,8 @@ payloads land and the dbt models route them to audit.
 
 from __future__ import annotations
 
+import ctypes
+import operator
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +21,17 @@ REQUIRED_STRINGS = ("event_id", "event_type", "occurred_at", "tenant_id", "regio
                     "schema_version")
 _SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?")
 _COPY_SPECIALS = ("\\", "\t", "\n", "\r")
+
+# The fast path (`_fast_row`) takes the required strings in one C call, in this order.
+_ENVELOPE = operator.itemgetter(*REQUIRED_STRINGS)
+# The usual RFC 3339 form ('2026-01-01T12:00:00.123Z', '...+02:00'): every value it matches
+# passes `_timestamp`'s shape checks unchanged, so the fast path need only add the calendar check.
+_COMMON_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)",
+                               re.ASCII).fullmatch
+# schema_version values already found valid: a file holds a handful of distinct ones, and a set
+# lookup is much cheaper than the semver match. Bounded, so hostile input cannot grow it.
+_ACCEPTED_VERSIONS: set[str] = set()
+_ACCEPTED_VERSIONS_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +98,72 @@ def _timestamp(doc: dict, field: str) -> str | Rejection:
     return value
 
 
+def _version(value: str) -> Rejection | None:
+    if value in _ACCEPTED_VERSIONS:
+        return None
+    version = _SEMVER.fullmatch(value)
+    if version is None:
+        return Rejection("schema_version",
+                         f"schema_version is not a semver string: {value[:32]!r}")
+    if int(version.group(1)) != SUPPORTED_SCHEMA_MAJOR:
+        return Rejection("schema_version",
+                         f"schema_version major must be {SUPPORTED_SCHEMA_MAJOR}, got {value!r}")
+    if len(_ACCEPTED_VERSIONS) < _ACCEPTED_VERSIONS_MAX:
+        _ACCEPTED_VERSIONS.add(value)
+    return None
+
+
+def _fast_row(line: bytes) -> str | None:
+    """The COPY row of a line in the usual shape, or None: then `_checked_row` decides.
+
+    Validation is most of the landing's CPU, and most of that is interpreter overhead, so the
+    common case takes as few steps as possible. It only ever accepts lines that `_checked_row`
+    accepts, with the same row, and leaves every rejection (and its reason) to it. Lines with
+    a backslash (escapes, which may need COPY escaping or hide a U+0000) take the full path.
+    """
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict or b"\\" in line:
+        return None
+    try:
+        envelope = _ENVELOPE(doc)
+        # str.strip raises TypeError for a non-string (or None); an empty result is a blank
+        if not all(map(str.strip, envelope)):
+            return None
+    except (KeyError, TypeError):
+        return None
+    event_id, event_type, occurred_at, tenant_id, region, player_id, schema_version = envelope
+    payload = doc.get("payload")
+    ingested_at = doc.get("ingested_at")
+    trace_id = doc.get("trace_id")
+    if (type(payload) is not dict or len(event_id) > MAX_EVENT_ID_LENGTH
+            or schema_version not in _ACCEPTED_VERSIONS or not _COMMON_TIMESTAMP(occurred_at)
+            or not (trace_id is None or type(trace_id) is str)):
+        return None
+    try:
+        datetime.fromisoformat(occurred_at)
+        if ingested_at is not None:
+            if type(ingested_at) is not str or not _COMMON_TIMESTAMP(ingested_at):
+                return None
+            datetime.fromisoformat(ingested_at)
+    except ValueError:
+        return None
+    return "\t".join((event_id, event_type, occurred_at,
+                      "\\N" if ingested_at is None else ingested_at, tenant_id, region,
+                      player_id, "\\N" if trace_id is None else trace_id, schema_version,
+                      orjson.dumps(payload).decode()))
+
+
 def validate_line(line: bytes) -> str | Rejection:
     """One non-blank line (without its newline) -> a COPY row for raw.events, or a Rejection."""
+    row = _fast_row(line)
+    return row if row is not None else _checked_row(line)
+
+
+def _checked_row(line: bytes) -> str | Rejection:
+    """Every rule, in order, so that a rejection names the first field that breaks one."""
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -108,14 +185,9 @@ def validate_line(line: bytes) -> str | Rejection:
         return Rejection("event_id", f"event_id is {len(event_id)} characters long, "
                                      f"more than {MAX_EVENT_ID_LENGTH}")
 
-    version = _SEMVER.fullmatch(doc["schema_version"])
-    if version is None:
-        return Rejection("schema_version",
-                         f"schema_version is not a semver string: {doc['schema_version'][:32]!r}")
-    if int(version.group(1)) != SUPPORTED_SCHEMA_MAJOR:
-        return Rejection("schema_version",
-                         f"schema_version major must be {SUPPORTED_SCHEMA_MAJOR}, "
-                         f"got {doc['schema_version']!r}")
+    version_rejection = _version(doc["schema_version"])
+    if version_rejection is not None:
+        return version_rejection
 
     occurred_at = _timestamp(doc, "occurred_at")
     if isinstance(occurred_at, Rejection):
@@ -155,11 +227,24 @@ def validate_line(line: bytes) -> str | Rejection:
 
 @dataclass(frozen=True, slots=True)
 class BlockResult:
-    events_copy: str  # COPY text rows for raw.events
-    quarantine_copy: str  # COPY text rows for raw.quarantine
+    """A validated block. The rows are UTF-8 COPY text for raw.events and raw.quarantine
+    without their first column, the batch id: `with_batch` adds it. So a file's blocks can be
+    validated before its batch exists, while the file before it is still landing."""
+
+    events_copy: bytes  # from line_no on
+    quarantine_copy: bytes  # from line_no on
     lines: int
     blank: int
     rejected: int
+
+
+def with_batch(rows: bytes, batch_id: int) -> bytes:
+    """COPY rows (each ending in a newline) with the batch id as a first column."""
+    if not rows:
+        return rows
+    # Values are COPY-escaped, so every raw newline ends a row.
+    prefix = b"%d\t" % batch_id
+    return prefix + rows[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
 
 
 def _printable(line: bytes) -> str:
@@ -168,36 +253,75 @@ def _printable(line: bytes) -> str:
     return line.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
 
 
-def validate_block(block: bytes, first_line_no: int, batch_id: int, source: str) -> BlockResult:
+def init_worker() -> None:
+    """Set up a process that validates blocks for the loader (a pool's initializer).
+
+    Every block arrives as a few MiB of bytes and leaves as a few MiB of text. glibc serves
+    buffers that large with mmap and unmaps them on free, so a worker faulted them in afresh
+    for each block: 300,000 to 600,000 page faults on the benchmark and up to an eighth of
+    the workers' CPU, against 11,000 with the buffers kept in the heap. A no-op where the C
+    library is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 32 << 20)  # glibc's maximum
+    mallopt(m_trim_threshold, 128 << 20)
+
+
+# A block is validated a piece at a time so that the per-line objects of one piece (lines and
+# rows, small objects in the interpreter's arenas) are freed before the next piece is split:
+# the same arenas are reused rather than a block's worth mapped and unmapped for each block.
+# On the benchmark: 11,000 page faults in the workers instead of 216,000 (0.6 s of system time).
+_PIECE_BYTES = 256 << 10
+
+
+def validate_block(block: bytes, first_line_no: int, source: str) -> BlockResult:
     """Validate a block of whole lines; a pure function so that blocks can go to other processes.
 
     Line numbers are 1-based physical lines of the file, blank lines included.
     """
-    lines = block.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # the block's final newline
     events: list[str] = []
     rejected: list[str] = []
-    blank = 0
-    prefix = f"{batch_id}\t"
+    lines = blank = 0
     source_escaped = copy_escape(source)
-    for line_no, line in enumerate(lines, start=first_line_no):
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line or line.isspace():
-            blank += 1
-            continue
-        row = validate_line(line)
-        if isinstance(row, Rejection):
-            rejected.append("\t".join((
-                prefix + str(line_no), source_escaped,
-                copy_escape(row.field) if row.field else "\\N",
-                copy_escape(row.reason), copy_escape(_printable(line)),
-            )))
-        else:
-            events.append(f"{prefix}{line_no}\t{row}")
+    start, size = 0, len(block)
+    while start < size:
+        cut = block.find(b"\n", start + _PIECE_BYTES)
+        end = size if cut < 0 else cut + 1
+        piece = block[start:end].split(b"\n")
+        if piece[-1] == b"":
+            piece.pop()  # the piece's final newline
+        rows: list[str] = []
+        append = rows.append
+        for line_no, line in enumerate(piece, start=first_line_no + lines):
+            # A trailing CR is JSON whitespace: the fast path accepts such a line, with the
+            # row the full path gives it once the CR is cut.
+            row = _fast_row(line)
+            if row is None:
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                if not line or line.isspace():
+                    blank += 1
+                    continue
+                checked = _checked_row(line)
+                if isinstance(checked, Rejection):
+                    rejected.append("\t".join((
+                        str(line_no), source_escaped,
+                        copy_escape(checked.field) if checked.field else "\\N",
+                        copy_escape(checked.reason), copy_escape(_printable(line)),
+                    )))
+                    continue
+                row = checked
+            append(f"{line_no}\t{row}")
+        if rows:
+            events.append("\n".join(rows) + "\n")
+        lines += len(piece)
+        start = end
     return BlockResult(
-        events_copy="\n".join(events) + "\n" if events else "",
-        quarantine_copy="\n".join(rejected) + "\n" if rejected else "",
-        lines=len(lines), blank=blank, rejected=len(rejected),
+        events_copy="".join(events).encode(),
+        quarantine_copy=("\n".join(rejected) + "\n").encode() if rejected else b"",
+        lines=lines, blank=blank, rejected=len(rejected),
     )

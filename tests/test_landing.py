@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 import orjson
 import psycopg
+import pytest
 
+from ingestion import landing
 from ingestion.landing import land
 from ingestion.raw_schema import ensure_raw_schema
 from tests.events import event, query, write_events
@@ -183,3 +186,71 @@ def test_a_loader_killed_mid_file_leaves_nothing_and_the_rerun_lands_it_whole(
                                 "max(line_no) from raw.events") == [(lines, lines, 1, lines)]
     assert query(warehouse_url, "select lines_read, events_landed from raw.load_batches") == [
         (lines, lines)]
+
+
+def _many_lines(count: int) -> list[object]:
+    """Events with a rejected line every 97 lines and a blank one every 89."""
+    lines: list[object] = []
+    for i in range(1, count + 1):
+        if i % 97 == 0:
+            lines.append("{broken")
+        elif i % 89 == 0:
+            lines.append("")
+        else:
+            lines.append(event("session.started", "2026-01-01 10:00:00", event_id=f"m{i}",
+                               session_id=f"s{i}"))
+    return lines
+
+
+def test_files_of_many_blocks_land_through_the_workers_in_order(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small blocks, so that these files are many blocks each and go to the worker processes,
+    # and the reader runs ahead into the next file while one is landing.
+    monkeypatch.setattr("ingestion.landing._BLOCK_BYTES", 4096)
+    monkeypatch.setenv("DWH_LOAD_WORKERS", "2")
+    pools: list[Executor | None] = []
+    real_get = landing._LazyPool.get
+    monkeypatch.setattr(landing._LazyPool, "get",
+                        lambda self: pools.append(real_get(self)) or pools[-1])
+    lines = 3000
+    first = write_events(tmp_path / "in" / "1.ndjson.gz", _many_lines(lines))
+    # the same bytes again: skipped, although the reader has read it ahead
+    (tmp_path / "in" / "2.ndjson.gz").write_bytes(first.read_bytes())
+    write_events(tmp_path / "in" / "3.ndjson", _many_lines(lines))
+    with psycopg.connect(warehouse_url) as conn:
+        report = land(conn, [tmp_path / "in"])
+    assert pools and all(isinstance(p, ProcessPoolExecutor) for p in pools)
+    assert [(f.batch_id, f.skipped_as_batch) for f in report.files] == [
+        (1, None), (None, 1), (2, None)]
+    bad, blank = lines // 97, lines // 89 - lines // (89 * 97)
+    for result in report.landed_files:
+        assert (result.lines_read, result.quarantined, result.blank) == (lines, bad, blank)
+    expected = [n for n in range(1, lines + 1) if n % 97 and n % 89]
+    for batch in (1, 2):
+        rows = query(warehouse_url, "select line_no, event_id from raw.events "
+                                    "where batch_id = %s order by line_no", [batch])
+        assert rows == [(n, f"m{n}") for n in expected]
+        assert query(warehouse_url, "select line_no from raw.quarantine where batch_id = %s "
+                                    "order by 1", [batch]) == [
+            (n,) for n in range(97, lines + 1, 97)]
+
+
+def test_a_file_cut_short_after_many_blocks_fails_alone(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ingestion.landing._BLOCK_BYTES", 4096)
+    monkeypatch.setenv("DWH_LOAD_WORKERS", "2")
+    cut = write_events(tmp_path / "in" / "1.ndjson.gz", _many_lines(3000))
+    cut.write_bytes(cut.read_bytes()[:-2000])
+    write_events(tmp_path / "in" / "2.ndjson.gz", _many_lines(300))
+    with psycopg.connect(warehouse_url) as conn:
+        report = land(conn, [tmp_path / "in"])
+    [failed] = report.failed
+    assert failed.path == cut
+    lines_before = int((failed.error or "").split("cannot read after line ")[1].split(":")[0])
+    assert 0 < lines_before < 3000
+    assert [f.path.name for f in report.landed_files] == ["2.ndjson.gz"]
+    assert query(warehouse_url, "select count(*) from raw.events") == [
+        (300 - 3 - 3,)]
+    assert query(warehouse_url, "select count(*) from raw.load_batches") == [(1,)]

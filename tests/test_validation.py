@@ -5,7 +5,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ingestion.validation import Rejection, validate_block, validate_line
+from ingestion.validation import (
+    Rejection,
+    _checked_row,
+    _fast_row,
+    validate_block,
+    validate_line,
+    with_batch,
+)
 
 GOOD = {
     "event_id": "e-1",
@@ -104,9 +111,53 @@ def test_values_with_copy_specials_are_escaped() -> None:
 
 def test_block_accounting_counts_every_physical_line() -> None:
     block = b"\n".join([line(), b"", b"   ", b"not json", line(event_id="e-2") + b"\r"]) + b"\n"
-    result = validate_block(block, first_line_no=10, batch_id=7, source="/in/f.ndjson")
+    result = validate_block(block, first_line_no=10, source="/in/f.ndjson")
     assert (result.lines, result.blank, result.rejected) == (5, 2, 1)
-    events = result.events_copy.splitlines()
+    events = with_batch(result.events_copy, 7).decode().splitlines()
     assert [e.split("\t")[:3] for e in events] == [["7", "10", "e-1"], ["7", "14", "e-2"]]
-    quarantined = result.quarantine_copy.splitlines()
+    quarantined = with_batch(result.quarantine_copy, 7).decode().splitlines()
     assert quarantined[0].split("\t")[:3] == ["7", "13", "/in/f.ndjson"]
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 100, 256 << 10])
+def test_a_block_equals_its_lines_validated_one_by_one(
+    piece_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a block is validated in pieces: their edges must not show
+    monkeypatch.setattr("ingestion.validation._PIECE_BYTES", piece_bytes)
+    lines = [line(event_id=f"e-{i}") if i % 5 else b"oops" for i in range(60)]
+    lines[7] = b""
+    lines[9] = line(region="a\tb")  # escaped for COPY, so it takes the full path
+    block = b"\n".join(lines)  # no final newline: the last line still counts
+    result = validate_block(block, first_line_no=1, source="/f")
+    expected = [f"{no}\t{validate_line(raw)}" for no, raw in enumerate(lines, start=1)
+                if raw and not raw.startswith(b"oops")]
+    assert result.events_copy.decode().splitlines() == expected
+    assert (result.lines, result.blank, result.rejected) == (60, 1, 12)
+    assert [q.split("\t")[0] for q in result.quarantine_copy.decode().splitlines()] == [
+        str(i + 1) for i in range(0, 60, 5)]
+
+
+def test_the_batch_id_goes_in_front_of_every_row() -> None:
+    assert with_batch(b"1\ta\n2\tb\\nc\n", 42) == b"42\t1\ta\n42\t2\tb\\nc\n"
+    assert with_batch(b"", 42) == b""
+
+
+_ODD_VALUES: list[object] = [
+    None, "", " ", 5, True, [], {}, "a\tb", "x" * 65, "é", "2026-01-01T10:00:00Z",
+    "2026-01-01t10:00:00z", "2026-01-01 10:00:00+02:00", "2026-02-30T10:00:00Z",
+    "2026-01-01T10:00:00", "2026-01-01T10:00:00.Z", "2026-01-01T10:00:00,5Z",
+    "2026-01-01T10:00:00.1234567890Z", "2026-01-01T10:00:00+0200", "\uff11.0.0", "1.2.3-rc.1",
+    "2.0.0", "+2026-01-01T10:00:00Z", {"a": "\u0000"},
+]
+
+
+@pytest.mark.parametrize("field", [*GOOD, "extra"])
+def test_the_fast_path_accepts_nothing_the_full_rules_reject(field: str) -> None:
+    # The fast path may pass a line on to the full rules, but what it accepts must be what
+    # they accept, with the same row.
+    validate_line(line())  # the fast path knows schema versions once they were found valid
+    for value in [*_ODD_VALUES, ...] if field in GOOD else _ODD_VALUES:
+        raw = line(**{field: value})
+        fast = _fast_row(raw)
+        assert fast is None or fast == _checked_row(raw), (field, value)
