@@ -19,9 +19,9 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dwh demo
 
-## The whole test suite (real PostgreSQL, dbt, Dagster, GX); scale tests excluded.
-test: $(STAMP)
-	$(BIN)/ruff check .
+## The linters, then the whole test suite (real PostgreSQL, dbt, Dagster, GX); scale tests
+## excluded.
+test: $(STAMP) lint
 	$(BIN)/pytest
 
 ## Scale tests, on request.

@@ -16,5 +16,11 @@ from expectations.runner import (
     validation_session,
 )
 
-__all__ = ["MARTS", "ExpectationOutcome", "MartValidation", "validate_mart", "validate_pii",
-           "validation_session"]
+__all__ = [
+    "MARTS",
+    "ExpectationOutcome",
+    "MartValidation",
+    "validate_mart",
+    "validate_pii",
+    "validation_session",
+]

@@ -70,8 +70,7 @@ def _tables(conn: psycopg.Connection, schema: str) -> dict[str, dict[str, str]]:
     return tables
 
 
-def _settings(conn: psycopg.Connection, schema: str, columns: dict[str, str]
-              ) -> dict[str, str]:
+def _settings(conn: psycopg.Connection, schema: str, columns: dict[str, str]) -> dict[str, str]:
     """affinity_settings as {setting: value}: one row with a column per setting (the seed), or
     rows of (setting, value)."""
     relation = f"{quote(schema)}.affinity_settings"
@@ -82,46 +81,61 @@ def _settings(conn: psycopg.Connection, schema: str, columns: dict[str, str]
     row = cursor.fetchone()
     if row is None or cursor.description is None:
         return {}
-    return {d.name: str(v) for d, v in zip(cursor.description, row, strict=True)
-            if v is not None}
+    return {d.name: str(v) for d, v in zip(cursor.description, row, strict=True) if v is not None}
 
 
-def read_reference(conn: psycopg.Connection, schema: str = "reference",
-                   max_affinity: int | None = None) -> Reference:
+def read_reference(
+    conn: psycopg.Connection, schema: str = "reference", max_affinity: int | None = None
+) -> Reference:
     tables = _tables(conn, schema)
-    settings = (_settings(conn, schema, tables["affinity_settings"])
-                if "affinity_settings" in tables else {})
+    settings = (
+        _settings(conn, schema, tables["affinity_settings"])
+        if "affinity_settings" in tables
+        else {}
+    )
     levels: tuple[tuple[int, int], ...] = ()
     if {"level", "min_value"} <= tables.get("affinity_levels", {}).keys():
         levels = tuple(
-            (int(level), int(min_value)) for level, min_value in conn.execute(
+            (int(level), int(min_value))
+            for level, min_value in conn.execute(
                 f"select level, min_value from {quote(schema)}.affinity_levels "
-                "where level is not null and min_value is not null order by min_value")
+                "where level is not null and min_value is not null order by min_value"
+            )
         )
     rules: tuple[AffinityRule, ...] = ()
     if {"rule_key", "single_cap", "daily_cap", "is_enabled"} <= tables.get(
-            "affinity_rules", {}).keys():
+        "affinity_rules", {}
+    ).keys():
         rules = tuple(
             AffinityRule(str(key), int(single), int(daily), bool(enabled))
             for key, single, daily, enabled in conn.execute(
                 f"select rule_key, single_cap, daily_cap, is_enabled "
                 f"from {quote(schema)}.affinity_rules where rule_key is not null "
-                "and single_cap is not null and daily_cap is not null order by rule_key")
+                "and single_cap is not null and daily_cap is not null order by rule_key"
+            )
         )
     rewards: tuple[tuple[int, str, int], ...] = ()
     if {"level", "reward_code", "quantity"} <= tables.get("affinity_level_rewards", {}).keys():
         rewards = tuple(
-            (int(level), str(code), int(quantity)) for level, code, quantity in conn.execute(
+            (int(level), str(code), int(quantity))
+            for level, code, quantity in conn.execute(
                 f"select level, reward_code, quantity from {quote(schema)}."
                 "affinity_level_rewards where level is not null and reward_code is not null "
-                "and quantity is not null order by level, reward_code")
+                "and quantity is not null order by level, reward_code"
+            )
         )
     configured = settings.get("max_affinity")
     return Reference(
-        max_affinity=(max_affinity if max_affinity is not None
-                      else int(configured) if configured else DEFAULT_MAX_AFFINITY),
-        global_daily_cap=(int(settings["global_daily_cap"])
-                          if settings.get("global_daily_cap") else None),
+        max_affinity=(
+            max_affinity
+            if max_affinity is not None
+            else int(configured)
+            if configured
+            else DEFAULT_MAX_AFFINITY
+        ),
+        global_daily_cap=(
+            int(settings["global_daily_cap"]) if settings.get("global_daily_cap") else None
+        ),
         timezone=settings.get("timezone") or None,
         levels=levels,
         rules=rules,
@@ -129,14 +143,22 @@ def read_reference(conn: psycopg.Connection, schema: str = "reference",
     )
 
 
-def read_table(database_url: str, schema: str, name: str, *,
-               reference_schema: str = "reference",
-               max_affinity: int | None = None) -> Table | None:
+def read_table(
+    database_url: str,
+    schema: str,
+    name: str,
+    *,
+    reference_schema: str = "reference",
+    max_affinity: int | None = None,
+) -> Table | None:
     """The mart as the suites see it, or None when the schema has no such table."""
     with psycopg.connect(database_url) as conn:
         tables = _tables(conn, schema)
         if name not in tables:
             return None
-        reference = (read_reference(conn, reference_schema, max_affinity)
-                     if "affinity" in name else Reference())
+        reference = (
+            read_reference(conn, reference_schema, max_affinity)
+            if "affinity" in name
+            else Reference()
+        )
         return Table(schema, name, tables[name], frozenset(tables), reference)

@@ -130,9 +130,11 @@ def holds(key: str, name: str, condition: str) -> Rule:
 def ratio(key: str, name: str, column: str, numerator: str, denominator: str) -> list[Rule]:
     """`column` = numerator / denominator, NULL exactly where the denominator is 0."""
     return [
-        holds(f"{key}_null_iff_zero_denominator",
-              f"{column} is NULL exactly where {denominator} = 0",
-              f"({column} is null) = ({denominator} = 0)"),
+        holds(
+            f"{key}_null_iff_zero_denominator",
+            f"{column} is NULL exactly where {denominator} = 0",
+            f"({column} is null) = ({denominator} = 0)",
+        ),
         holds(key, name, close(column, f"({numerator})::numeric / nullif({denominator}, 0)")),
     ]
 
@@ -153,8 +155,10 @@ def flagged_rows(source: str, rules: Sequence[Rule]) -> str:
     if not rules:
         raise ValueError("flagged_rows needs rules")
     guards = [f"coalesce(({rule.violated}), false)" for rule in rules]
-    flags = ",\n        ".join(f"case when {guard} then {lit(rule.key)} end"
-                                for rule, guard in zip(rules, guards, strict=True))
+    flags = ",\n        ".join(
+        f"case when {guard} then {lit(rule.key)} end"
+        for rule, guard in zip(rules, guards, strict=True)
+    )
     any_broken = "\n        or ".join(guards)
     return f"""
 select failed_rule, broken.*
@@ -169,8 +173,11 @@ from (
 where failed_rule is not null"""
 
 
-def row_rules_check(rules: Sequence[Rule], vocabulary: Iterable[str],
-                    description: str = "row-level rules (one scan)") -> Check:
+def row_rules_check(
+    rules: Sequence[Rule],
+    vocabulary: Iterable[str],
+    description: str = "row-level rules (one scan)",
+) -> Check:
     """Every row-level rule of a mart in one scan (see `flagged_rows`)."""
     columns = referenced_columns(" ".join(rule.violated for rule in rules), vocabulary)
     return Check("row_rules", description, tuple(rules), flagged_rows(BATCH, rules), columns)
@@ -185,8 +192,7 @@ select {lit(rule.key)} as failed_rule, {cols}, count(*) as rows_with_this_key
 from {BATCH}
 group by {cols}
 having count(*) > 1"""
-    return Check("primary_key", f"primary key ({cols}) is unique", (rule,), query,
-                 frozenset(key))
+    return Check("primary_key", f"primary key ({cols}) is unique", (rule,), query, frozenset(key))
 
 
 def gx_query(check: Check, sample_rows: int = SAMPLE_ROWS) -> str:

@@ -79,12 +79,14 @@ class ExpectRowsToSatisfyRules(UnexpectedRowsExpectation):
         for row in rows:
             rule = str(row.get(FAILED_RULE))
             counts[rule] = int(row.get(COUNT_COLUMN) or 0)
-            sample = {key: json_safe(value) for key, value in row.items()
-                      if key not in INTERNAL_COLUMNS}
+            sample = {
+                key: json_safe(value) for key, value in row.items() if key not in INTERNAL_COLUMNS
+            }
             samples.setdefault(rule, []).append(sample)
         if counts:
-            observed = "; ".join(f"{names.get(rule, rule)}: {count} offending"
-                                 for rule, count in counts.items())
+            observed = "; ".join(
+                f"{names.get(rule, rule)}: {count} offending" for rule, count in counts.items()
+            )
         else:
             observed = "no offending rows"
         return {

@@ -44,11 +44,15 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _HEX = r"[0-9A-Fa-f]{1,4}"
 CONTENT_PATTERNS: dict[str, str] = {
     "e-mail": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "phone": (r"(^|[^0-9A-Za-z+])(\+[1-9]([ .()-]*[0-9]){6,14}"
-              r"|\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4})([^0-9A-Za-z]|$)"),
+    "phone": (
+        r"(^|[^0-9A-Za-z+])(\+[1-9]([ .()-]*[0-9]){6,14}"
+        r"|\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4})([^0-9A-Za-z]|$)"
+    ),
     "IPv4": rf"(^|[^0-9.]){_OCTET}(\.{_OCTET}){{3}}([^0-9.]|$)",
-    "IPv6": (rf"(^|[^0-9A-Za-z:])(({_HEX}:){{7}}{_HEX}|({_HEX}(:{_HEX}){{0,6}})?::{_HEX}"
-             rf"(:{_HEX}){{0,6}}|{_HEX}(:{_HEX}){{0,6}}::)([^0-9A-Za-z:]|$)"),
+    "IPv6": (
+        rf"(^|[^0-9A-Za-z:])(({_HEX}:){{7}}{_HEX}|({_HEX}(:{_HEX}){{0,6}})?::{_HEX}"
+        rf"(:{_HEX}){{0,6}}|{_HEX}(:{_HEX}){{0,6}}::)([^0-9A-Za-z:]|$)"
+    ),
 }
 DEFAULT_SAMPLE_ROWS = 10_000
 
@@ -82,27 +86,34 @@ def is_text_type(data_type: str) -> bool:
 def relations(database_url: str, schema: str) -> list[Relation]:
     with psycopg.connect(database_url) as conn:
         kinds = {
-            name: (kind, float(rows)) for name, kind, rows in conn.execute(
+            name: (kind, float(rows))
+            for name, kind, rows in conn.execute(
                 """
                 select c.relname, c.relkind::text, c.reltuples
                 from pg_catalog.pg_class as c, pg_catalog.pg_namespace as n
                 where c.relnamespace = n.oid and n.nspname = %s
                     and c.relkind in ('r', 'v', 'm', 'p', 'f')
                 order by c.relname
-                """, [schema])
+                """,
+                [schema],
+            )
         }
         columns: dict[str, list[str]] = {name: [] for name in kinds}
         for table, column, data_type in conn.execute(catalog_query(schema)):
             if is_text_type(data_type):
                 columns[table].append(column)
-    return [Relation(name, kind, rows, tuple(columns[name]))
-            for name, (kind, rows) in kinds.items()]
+    return [
+        Relation(name, kind, rows, tuple(columns[name])) for name, (kind, rows) in kinds.items()
+    ]
 
 
 def names_check() -> Check:
     rules = (
-        Rule("pii_column_names", "no column name looks like personal data (e-mail, phone, "
-             "IP address, a person's name, birth date, postal address)"),
+        Rule(
+            "pii_column_names",
+            "no column name looks like personal data (e-mail, phone, "
+            "IP address, a person's name, birth date, postal address)",
+        ),
         Rule("pii_column_types", "no column has a network-address type (inet, cidr, macaddr)"),
     )
     types = ", ".join(lit(t) for t in NETWORK_TYPES)
@@ -114,8 +125,7 @@ union all
 select 'pii_column_types', table_name, column_name, data_type
 from {BATCH}
 where data_type in ({types})"""
-    return Check("pii_names", "no PII-looking column names or types in the schema", rules,
-                 query)
+    return Check("pii_names", "no PII-looking column names or types in the schema", rules, query)
 
 
 def _rule_key(table: str, used: set[str]) -> str:
@@ -128,22 +138,27 @@ def _rule_key(table: str, used: set[str]) -> str:
 
 
 def _mask(expression: str) -> str:
-    return (f"left({expression}, 1) || "
-            f"regexp_replace(substr({expression}, 2, 59), '[A-Za-z0-9]', '*', 'g')")
+    return (
+        f"left({expression}, 1) || "
+        f"regexp_replace(substr({expression}, 2, 59), '[A-Za-z0-9]', '*', 'g')"
+    )
 
 
-def content_check(schema: str, relation: Relation, key: str,
-                  sample_rows: int = DEFAULT_SAMPLE_ROWS) -> Check:
+def content_check(
+    schema: str, relation: Relation, key: str, sample_rows: int = DEFAULT_SAMPLE_ROWS
+) -> Check:
     """One query over a sample of the table: for each text column and pattern, how many sampled
     values match, and one of them, masked."""
-    rule = Rule(key, f"no e-mail, phone or IP address in the text of {schema}.{relation.name} "
-                f"(sample of up to {sample_rows} rows)")
+    rule = Rule(
+        key,
+        f"no e-mail, phone or IP address in the text of {schema}.{relation.name} "
+        f"(sample of up to {sample_rows} rows)",
+    )
     source = f"{quote(schema)}.{quote(relation.name)}"
     if relation.kind in ("r", "m") and relation.estimated_rows > 2 * sample_rows:
         percent = min(100.0, 100.0 * 2 * sample_rows / relation.estimated_rows)
         source += f" tablesample system ({percent:.6f})"
-    selected = ", ".join(f"{quote(c)}::text as c{i}"
-                         for i, c in enumerate(relation.text_columns))
+    selected = ", ".join(f"{quote(c)}::text as c{i}" for i, c in enumerate(relation.text_columns))
     aggregates, values = [], []
     for i, column in enumerate(relation.text_columns):
         for j, (label, pattern) in enumerate(CONTENT_PATTERNS.items()):
@@ -169,8 +184,12 @@ where found.matching_values > 0"""
     return Check(key, rule.name, (rule,), query)
 
 
-def content_checks(database_url: str, schema: str,
-                   sample_rows: int = DEFAULT_SAMPLE_ROWS) -> list[Check]:
+def content_checks(
+    database_url: str, schema: str, sample_rows: int = DEFAULT_SAMPLE_ROWS
+) -> list[Check]:
     used: set[str] = set()
-    return [content_check(schema, relation, _rule_key(relation.name, used), sample_rows)
-            for relation in relations(database_url, schema) if relation.text_columns]
+    return [
+        content_check(schema, relation, _rule_key(relation.name, used), sample_rows)
+        for relation in relations(database_url, schema)
+        if relation.text_columns
+    ]

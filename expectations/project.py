@@ -78,7 +78,8 @@ class Project:
             self.context = gx.get_context(mode="file", project_root_dir=str(home))
         # Progress bars are noise in job logs (in memory only: the project file is shared).
         self.context.variables.progress_bars = ProgressBarsConfig(
-            globally=False, metric_calculations=False)
+            globally=False, metric_calculations=False
+        )
 
     @classmethod
     def at(cls, home: Path) -> Project:
@@ -114,8 +115,12 @@ class Project:
             return self.context.data_sources.add_postgres(
                 name,
                 connection_string="${" + variable + "}",
-                kwargs={"connect_args": {"options": "-c timezone=UTC",
-                                         "application_name": "gx-expectations"}},
+                kwargs={
+                    "connect_args": {
+                        "options": "-c timezone=UTC",
+                        "application_name": "gx-expectations",
+                    }
+                },
             )
 
     def table_batch(self, database_url: str, schema: str, table: str) -> Any:
@@ -150,8 +155,14 @@ class Project:
 
     # --- runs -------------------------------------------------------------------------------
 
-    def run(self, name: str, batch_definition: Any, expectations: Sequence[Any],
-            keep_results: int | None = KEEP_RESULTS, notes: str | None = None) -> Run:
+    def run(
+        self,
+        name: str,
+        batch_definition: Any,
+        expectations: Sequence[Any],
+        keep_results: int | None = KEEP_RESULTS,
+        notes: str | None = None,
+    ) -> Run:
         """Validate the batch against a suite `name` of these expectations, keep the result in
         the project's validation store, render its Data Docs page."""
         context = self.context
@@ -183,10 +194,12 @@ class Project:
             path = _file_path(index[0].get("site_url")) if index else None
         return Run(result, path)
 
-    def _page(self, identifier: ValidationResultIdentifier,
-              only_if_exists: bool = True) -> Path | None:
-        urls = self.context.get_docs_sites_urls(resource_identifier=identifier,
-                                                only_if_exists=only_if_exists)
+    def _page(
+        self, identifier: ValidationResultIdentifier, only_if_exists: bool = True
+    ) -> Path | None:
+        urls = self.context.get_docs_sites_urls(
+            resource_identifier=identifier, only_if_exists=only_if_exists
+        )
         return _file_path(urls[0].get("site_url")) if urls else None
 
     @contextmanager
@@ -210,14 +223,18 @@ class Project:
     def _prune(self, name: str, keep: int) -> None:
         """Forget all but the newest `keep` results of suite `name`, and their pages."""
         store = self.context.validation_results_store
-        keys = [key for key in store.list_keys()
-                if isinstance(key, ValidationResultIdentifier)
-                and key.expectation_suite_identifier.name == name]
+        keys = [
+            key
+            for key in store.list_keys()
+            if isinstance(key, ValidationResultIdentifier)
+            and key.expectation_suite_identifier.name == name
+        ]
         keys.sort(key=lambda key: str(key.run_id.run_time))
         for key in keys[:-keep]:
             store.remove_key(key)
-            for site in self.context.get_docs_sites_urls(resource_identifier=key,
-                                                         only_if_exists=False):
+            for site in self.context.get_docs_sites_urls(
+                resource_identifier=key, only_if_exists=False
+            ):
                 page = _file_path(site.get("site_url"))
                 if page is not None:
                     page.unlink(missing_ok=True)

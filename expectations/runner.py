@@ -57,12 +57,16 @@ class MartValidation:
         """Names the mart, each failed expectation and sample offending rows."""
         failed = self.failures
         if not failed:
-            return (f"{self.schema}.{self.mart}: all {len(self.outcomes)} expectations passed")
-        lines = [f"{self.schema}.{self.mart} failed {len(failed)} of {len(self.outcomes)} "
-                 "expectations:"]
+            return f"{self.schema}.{self.mart}: all {len(self.outcomes)} expectations passed"
+        lines = [
+            f"{self.schema}.{self.mart} failed {len(failed)} of {len(self.outcomes)} expectations:"
+        ]
         for outcome in failed:
-            count = ("" if outcome.unexpected_count is None
-                     else f" ({outcome.unexpected_count} offending)")
+            count = (
+                ""
+                if outcome.unexpected_count is None
+                else f" ({outcome.unexpected_count} offending)"
+            )
             lines.append(f"- {outcome.expectation}{count}")
             for row in outcome.sample[:SAMPLE_LIMIT]:
                 lines.append(f"    {json.dumps(row, sort_keys=False, default=str)}")
@@ -79,8 +83,9 @@ def _rules_expectation(check: Check) -> ExpectRowsToSatisfyRules:
     listed = "; ".join(rule.name for rule in check.rules)
     return ExpectRowsToSatisfyRules(
         unexpected_rows_query=gx_query(check),
-        description=(f"{check.description}: {listed}" if len(check.rules) > 1
-                     else check.rules[0].name),
+        description=(
+            f"{check.description}: {listed}" if len(check.rules) > 1 else check.rules[0].name
+        ),
         meta={"check": check.key, "rules": names},
         catch_exceptions=True,
     )
@@ -89,15 +94,21 @@ def _rules_expectation(check: Check) -> ExpectRowsToSatisfyRules:
 def _expectations(suite: MartSuite) -> list[Any]:
     expectations: list[Any] = [
         gx.expectations.ExpectTableColumnsToMatchSet(
-            column_set=list(suite.columns), exact_match=False,
-            description=f"{CONTRACT}: {', '.join(suite.columns)}", meta={"check": "contract"},
-            catch_exceptions=True),
+            column_set=list(suite.columns),
+            exact_match=False,
+            description=f"{CONTRACT}: {', '.join(suite.columns)}",
+            meta={"check": "contract"},
+            catch_exceptions=True,
+        ),
     ]
     expectations += [
         gx.expectations.ExpectColumnValuesToBeInTypeList(
-            column=column, type_list=["SMALLINT", "INTEGER", "BIGINT"],
-            description=f"{column} has an integer type", meta={"check": "type"},
-            catch_exceptions=True)
+            column=column,
+            type_list=["SMALLINT", "INTEGER", "BIGINT"],
+            description=f"{column} has an integer type",
+            meta={"check": "type"},
+            catch_exceptions=True,
+        )
         for column in suite.integer_columns
     ]
     expectations += [_rules_expectation(check) for check in suite.checks]
@@ -112,8 +123,11 @@ def _error(result: Any) -> str | None:
     info = result.exception_info or {}
     if isinstance(info, dict) and "raised_exception" not in info:
         # several exceptions, keyed by metric
-        messages = [str(v.get("exception_message")) for v in info.values()
-                    if isinstance(v, dict) and v.get("raised_exception")]
+        messages = [
+            str(v.get("exception_message"))
+            for v in info.values()
+            if isinstance(v, dict) and v.get("raised_exception")
+        ]
         message = "; ".join(messages) or None
     elif info.get("raised_exception"):
         message = str(info.get("exception_message") or "the query failed")
@@ -129,36 +143,64 @@ def _outcomes(result: Any) -> list[ExpectationOutcome]:
     body = result.result or {}
     if meta.get("check") == "contract":
         missing = (body.get("details") or {}).get("mismatched", {}).get("missing") or []
-        return [ExpectationOutcome(
-            config.description or CONTRACT, bool(result.success) and not error,
-            None if error else len(missing),
-            [{"error": error}] if error else [{"missing_column": c} for c in missing])]
+        return [
+            ExpectationOutcome(
+                config.description or CONTRACT,
+                bool(result.success) and not error,
+                None if error else len(missing),
+                [{"error": error}] if error else [{"missing_column": c} for c in missing],
+            )
+        ]
     if meta.get("check") == "type":
-        return [ExpectationOutcome(
-            config.description or str(config.type), bool(result.success) and not error,
-            None if error else (0 if result.success else 1),
-            [{"error": error}] if error else ([] if result.success else [
-                {"column": config.kwargs.get("column"), "type": body.get("observed_value")}]))]
+        return [
+            ExpectationOutcome(
+                config.description or str(config.type),
+                bool(result.success) and not error,
+                None if error else (0 if result.success else 1),
+                [{"error": error}]
+                if error
+                else (
+                    []
+                    if result.success
+                    else [
+                        {"column": config.kwargs.get("column"), "type": body.get("observed_value")}
+                    ]
+                ),
+            )
+        ]
     rules: dict[str, str] = meta.get("rules") or {}
     if error:
-        return [ExpectationOutcome(name, False, None, [{"error": error}])
-                for name in rules.values()]
+        return [
+            ExpectationOutcome(name, False, None, [{"error": error}]) for name in rules.values()
+        ]
     details = body.get("details") or {}
     counts: dict[str, int] = details.get("counts") or {}
     samples: dict[str, list[dict]] = details.get("samples") or {}
     outcomes = [
-        ExpectationOutcome(name, key not in counts, int(counts.get(key, 0)),
-                           [json_safe(row) for row in samples.get(key, [])[:SAMPLE_LIMIT]])
+        ExpectationOutcome(
+            name,
+            key not in counts,
+            int(counts.get(key, 0)),
+            [json_safe(row) for row in samples.get(key, [])[:SAMPLE_LIMIT]],
+        )
         for key, name in rules.items()
     ]
     unknown = set(counts) - set(rules)
-    outcomes += [ExpectationOutcome(key, False, int(counts[key]), samples.get(key, []))
-                 for key in sorted(unknown)]
+    outcomes += [
+        ExpectationOutcome(key, False, int(counts[key]), samples.get(key, []))
+        for key in sorted(unknown)
+    ]
     return outcomes
 
 
-def _run(gx_home: Path, name: str, batch: Any, expectations: Sequence[Any],
-         keep_results: int | None, notes: str) -> tuple[list[ExpectationOutcome], Path | None]:
+def _run(
+    gx_home: Path,
+    name: str,
+    batch: Any,
+    expectations: Sequence[Any],
+    keep_results: int | None,
+    notes: str,
+) -> tuple[list[ExpectationOutcome], Path | None]:
     with _process_lock:
         project = Project.at(gx_home)
         batch_definition = batch(project)
@@ -178,50 +220,84 @@ def validation_session(gx_home: Path) -> Iterator[None]:
         yield
 
 
-def validate_mart(database_url: str, mart: str, *, schema: str = "gold", gx_home: Path,
-                  max_affinity: int | None = None, reference_schema: str = "reference",
-                  keep_results: int | None = KEEP_RESULTS) -> MartValidation:
+def validate_mart(
+    database_url: str,
+    mart: str,
+    *,
+    schema: str = "gold",
+    gx_home: Path,
+    max_affinity: int | None = None,
+    reference_schema: str = "reference",
+    keep_results: int | None = KEEP_RESULTS,
+) -> MartValidation:
     """Run the mart's suite against `schema.mart`. `max_affinity` overrides the value of the
     `reference.affinity_settings` seed (default 1000 when there is none). The newest
     `keep_results` results of the suite are kept under `gx_home` (None: all)."""
     started = time.perf_counter()
     if mart not in MARTS:
         raise ValueError(f"no suite for {mart!r}; marts with suites: {', '.join(MARTS)}")
-    table = read_table(database_url, schema, mart, reference_schema=reference_schema,
-                       max_affinity=max_affinity)
+    table = read_table(
+        database_url, schema, mart, reference_schema=reference_schema, max_affinity=max_affinity
+    )
     if table is None:
         outcome = ExpectationOutcome(f"table {schema}.{mart} exists", False, None, [])
-        return MartValidation(mart, schema, False, [outcome], None,
-                              time.perf_counter() - started)
+        return MartValidation(mart, schema, False, [outcome], None, time.perf_counter() - started)
     suite = build_suite(table)
     outcomes, docs = _run(
-        Path(gx_home), f"{schema}.{mart}",
+        Path(gx_home),
+        f"{schema}.{mart}",
         lambda project: project.table_batch(database_url, schema, mart),
-        _expectations(suite), keep_results, suite.description,
+        _expectations(suite),
+        keep_results,
+        suite.description,
     )
     outcomes += [
-        ExpectationOutcome(rule.name, False, None,
-                           [{"not_evaluated": "missing column(s): " + ", ".join(sorted(cols))}])
+        ExpectationOutcome(
+            rule.name,
+            False,
+            None,
+            [{"not_evaluated": "missing column(s): " + ", ".join(sorted(cols))}],
+        )
         for rule, cols in suite.not_evaluated
     ]
-    return MartValidation(mart, schema, all(o.success for o in outcomes), outcomes, docs,
-                          time.perf_counter() - started)
+    return MartValidation(
+        mart,
+        schema,
+        all(o.success for o in outcomes),
+        outcomes,
+        docs,
+        time.perf_counter() - started,
+    )
 
 
-def validate_pii(database_url: str, *, schema: str = "gold", gx_home: Path,
-                 sample_rows: int = pii.DEFAULT_SAMPLE_ROWS,
-                 keep_results: int | None = KEEP_RESULTS) -> MartValidation:
+def validate_pii(
+    database_url: str,
+    *,
+    schema: str = "gold",
+    gx_home: Path,
+    sample_rows: int = pii.DEFAULT_SAMPLE_ROWS,
+    keep_results: int | None = KEEP_RESULTS,
+) -> MartValidation:
     """No PII-looking column names, types or contents across all tables of the schema (see
     `pii.py`). The GX batch is the schema's column catalog; each table's contents are
     sampled by one query."""
     started = time.perf_counter()
     checks = [pii.names_check(), *pii.content_checks(database_url, schema, sample_rows)]
     outcomes, docs = _run(
-        Path(gx_home), f"{schema}.pii",
-        lambda project: project.query_batch(database_url, f"{schema}.columns",
-                                            pii.catalog_query(schema)),
-        [_rules_expectation(check) for check in checks], keep_results,
+        Path(gx_home),
+        f"{schema}.pii",
+        lambda project: project.query_batch(
+            database_url, f"{schema}.columns", pii.catalog_query(schema)
+        ),
+        [_rules_expectation(check) for check in checks],
+        keep_results,
         " ".join((pii.__doc__ or "").split()),
     )
-    return MartValidation("pii", schema, all(o.success for o in outcomes), outcomes, docs,
-                          time.perf_counter() - started)
+    return MartValidation(
+        "pii",
+        schema,
+        all(o.success for o in outcomes),
+        outcomes,
+        docs,
+        time.perf_counter() - started,
+    )

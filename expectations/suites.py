@@ -42,8 +42,15 @@ from expectations.checks import (
 UTC_ORIGIN = "timestamptz '2000-01-01 00:00:00+00'"
 GRANULARITIES = {"1m": "1 minute", "5m": "5 minutes", "1h": "1 hour", "1d": "1 day"}
 COHORT_TYPES = ("registration", "first_deposit")
-LEDGER_OUTCOMES = ("applied", "noop_no_rule", "noop_cooldown", "noop_device_unbound",
-                   "noop_value_boundary", "noop_rule_daily_cap", "noop_global_daily_cap")
+LEDGER_OUTCOMES = (
+    "applied",
+    "noop_no_rule",
+    "noop_cooldown",
+    "noop_device_unbound",
+    "noop_value_boundary",
+    "noop_rule_daily_cap",
+    "noop_global_daily_cap",
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ class _Builder:
 
     def add(self, *rules: Rule | Iterable[Rule]) -> None:
         for item in rules:
-            for rule in ([item] if isinstance(item, Rule) else item):
+            for rule in [item] if isinstance(item, Rule) else item:
                 lacking = self.missing(rule.violated)
                 if lacking:
                     self.blocked.append((rule, lacking))
@@ -136,16 +143,20 @@ def _rollup_consistency_query() -> str:
     dims = ", ".join(ROLLUP_SLICE)
     sums = ",\n        ".join(
         f"coalesce(sum({m}) filter (where granularity = '{g}'), 0) as {m}_{g}"
-        for m in ROLLUP_MEASURES for g in GRANULARITIES
+        for m in ROLLUP_MEASURES
+        for g in GRANULARITIES
     )
-    resums = ",\n        ".join(f"sum({m}_{g}) as {m}_{g}"
-                                for m in ROLLUP_MEASURES for g in GRANULARITIES)
+    resums = ",\n        ".join(
+        f"sum({m}_{g}) as {m}_{g}" for m in ROLLUP_MEASURES for g in GRANULARITIES
+    )
 
     def compare(rule: str, level: str, other: str) -> str:
         pairs = ", ".join(f"{m}_1m, {m}_{other} as {m}_other" for m in ROLLUP_MEASURES)
         differs = " or ".join(f"{m}_1m <> {m}_{other}" for m in ROLLUP_MEASURES)
-        return (f"select '{rule}' as failed_rule, '{other}' as compared_with, bucket, {dims}, "
-                f"{pairs}\nfrom {level}\nwhere {differs}")
+        return (
+            f"select '{rule}' as failed_rule, '{other}' as compared_with, bucket, {dims}, "
+            f"{pairs}\nfrom {level}\nwhere {differs}"
+        )
 
     return f"""
 with by_5m as (
@@ -185,31 +196,51 @@ def fct_bets_rollup(t: Table) -> MartSuite:
     bets_settled, stake, win and ggr; a slice missing at one granularity counts as 0 there. One
     scan, aggregated three times."""
     grain = ("granularity", "bucket_start", *ROLLUP_SLICE)
-    b = _Builder(t, (*grain, *ROLLUP_MEASURES, "rtp"), grain, optional=("day",),
-                 integers=ROLLUP_MEASURES)
+    b = _Builder(
+        t, (*grain, *ROLLUP_MEASURES, "rtp"), grain, optional=("day",), integers=ROLLUP_MEASURES
+    )
     strides = " ".join(f"when '{g}' then interval '{s}'" for g, s in GRANULARITIES.items())
     b.add(
         not_nulls(*grain, *ROLLUP_MEASURES),
         one_of("granularity", tuple(GRANULARITIES)),
-        holds("bucket_start_aligned",
-              "bucket_start is the UTC start of a bucket of its granularity",
-              f"bucket_start::timestamptz = date_bin(case granularity {strides} end, "
-              f"bucket_start::timestamptz, {UTC_ORIGIN})"),
+        holds(
+            "bucket_start_aligned",
+            "bucket_start is the UTC start of a bucket of its granularity",
+            f"bucket_start::timestamptz = date_bin(case granularity {strides} end, "
+            f"bucket_start::timestamptz, {UTC_ORIGIN})",
+        ),
         at_least("bets_settled", 1, "bets_settled >= 1 (a row exists only for settled bets)"),
         _counts_non_negative("stake_minor", "win_minor"),
         _equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
-        ratio("rtp_is_win_over_stake", "rtp = win_minor / stake_minor", "rtp",
-              "win_minor", "stake_minor"),
+        ratio(
+            "rtp_is_win_over_stake",
+            "rtp = win_minor / stake_minor",
+            "rtp",
+            "win_minor",
+            "stake_minor",
+        ),
         at_least("rtp", 0),
     )
     if b.has("day"):
-        b.add(holds("day_is_utc_day_of_bucket", "day = the UTC date of bucket_start",
-                    "day = (bucket_start::timestamptz at time zone 'UTC')::date"))
-    b.check("rollup", "the 1m sums equal the 5m, 1h and 1d sums of every slice (one scan)", [
-        Rule("rollup_1m_equals_5m", "1m sums = 5m sums in every 5-minute bucket of every slice"),
-        Rule("rollup_1m_equals_1h", "1m sums = 1h sums in every hour of every slice"),
-        Rule("rollup_1m_equals_1d", "1m sums = 1d sums on every UTC day of every slice"),
-    ], _rollup_consistency_query())
+        b.add(
+            holds(
+                "day_is_utc_day_of_bucket",
+                "day = the UTC date of bucket_start",
+                "day = (bucket_start::timestamptz at time zone 'UTC')::date",
+            )
+        )
+    b.check(
+        "rollup",
+        "the 1m sums equal the 5m, 1h and 1d sums of every slice (one scan)",
+        [
+            Rule(
+                "rollup_1m_equals_5m", "1m sums = 5m sums in every 5-minute bucket of every slice"
+            ),
+            Rule("rollup_1m_equals_1h", "1m sums = 1h sums in every hour of every slice"),
+            Rule("rollup_1m_equals_1d", "1m sums = 1d sums on every UTC day of every slice"),
+        ],
+        _rollup_consistency_query(),
+    )
     return b.build(fct_bets_rollup.__doc__ or "")
 
 
@@ -221,30 +252,59 @@ def fct_revenue_daily(t: Table) -> MartSuite:
     its amount in the row's currency, and in EUR rows it equals it. `currency` is an ISO 4217
     code (three capital letters)."""
     grain = ("day", "brand_id", "region", "currency")
-    money = ("stake_minor", "win_minor", "ggr_minor", "bonus_cost_minor", "jackpot_minor",
-             "fees_minor", "ngr_minor")
-    b = _Builder(t, (*grain, *money, "rtp", "ggr_eur_minor", "ngr_eur_minor"), grain,
-                 integers=(*money, "ggr_eur_minor", "ngr_eur_minor"))
+    money = (
+        "stake_minor",
+        "win_minor",
+        "ggr_minor",
+        "bonus_cost_minor",
+        "jackpot_minor",
+        "fees_minor",
+        "ngr_minor",
+    )
+    b = _Builder(
+        t,
+        (*grain, *money, "rtp", "ggr_eur_minor", "ngr_eur_minor"),
+        grain,
+        integers=(*money, "ggr_eur_minor", "ngr_eur_minor"),
+    )
     b.add(
         not_nulls(*grain, *money),
         holds("currency_is_iso_code", "currency is an ISO 4217 code", "currency ~ '^[A-Z]{3}$'"),
-        _counts_non_negative("stake_minor", "win_minor", "bonus_cost_minor", "jackpot_minor",
-                             "fees_minor"),
+        _counts_non_negative(
+            "stake_minor", "win_minor", "bonus_cost_minor", "jackpot_minor", "fees_minor"
+        ),
         _equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
-        _equals("ngr_formula", "ngr_minor",
-                "ggr_minor - bonus_cost_minor - jackpot_minor - fees_minor"),
-        ratio("rtp_is_win_over_stake", "rtp = win_minor / stake_minor", "rtp",
-              "win_minor", "stake_minor"),
+        _equals(
+            "ngr_formula", "ngr_minor", "ggr_minor - bonus_cost_minor - jackpot_minor - fees_minor"
+        ),
+        ratio(
+            "rtp_is_win_over_stake",
+            "rtp = win_minor / stake_minor",
+            "rtp",
+            "win_minor",
+            "stake_minor",
+        ),
         at_least("rtp", 0),
-        holds("eur_columns_null_together", "ggr_eur_minor and ngr_eur_minor are NULL together",
-              "(ggr_eur_minor is null) = (ngr_eur_minor is null)"),
-        holds("ggr_eur_has_sign_of_ggr", "ggr_eur_minor never has the opposite sign of ggr_minor",
-              "sign(ggr_eur_minor) * sign(ggr_minor) >= 0"),
-        holds("ngr_eur_has_sign_of_ngr", "ngr_eur_minor never has the opposite sign of ngr_minor",
-              "sign(ngr_eur_minor) * sign(ngr_minor) >= 0"),
-        holds("eur_rows_convert_at_par", "in EUR rows, ggr_eur_minor = ggr_minor and "
-              "ngr_eur_minor = ngr_minor",
-              "currency <> 'EUR' or (ggr_eur_minor = ggr_minor and ngr_eur_minor = ngr_minor)"),
+        holds(
+            "eur_columns_null_together",
+            "ggr_eur_minor and ngr_eur_minor are NULL together",
+            "(ggr_eur_minor is null) = (ngr_eur_minor is null)",
+        ),
+        holds(
+            "ggr_eur_has_sign_of_ggr",
+            "ggr_eur_minor never has the opposite sign of ggr_minor",
+            "sign(ggr_eur_minor) * sign(ggr_minor) >= 0",
+        ),
+        holds(
+            "ngr_eur_has_sign_of_ngr",
+            "ngr_eur_minor never has the opposite sign of ngr_minor",
+            "sign(ngr_eur_minor) * sign(ngr_minor) >= 0",
+        ),
+        holds(
+            "eur_rows_convert_at_par",
+            "in EUR rows, ggr_eur_minor = ggr_minor and ngr_eur_minor = ngr_minor",
+            "currency <> 'EUR' or (ggr_eur_minor = ggr_minor and ngr_eur_minor = ngr_minor)",
+        ),
     )
     return b.build(fct_revenue_daily.__doc__ or "")
 
@@ -263,14 +323,21 @@ def fct_deposit_funnel_daily(t: Table) -> MartSuite:
         at_least("intents", 1, "intents >= 1 (a row exists only for a day with intents)"),
         _counts_non_negative("authorized", "captured", "credited"),
         holds("funnel_intents_ge_authorized", "intents >= authorized", "intents >= authorized"),
-        holds("funnel_authorized_ge_captured", "authorized >= captured",
-              "authorized >= captured"),
+        holds("funnel_authorized_ge_captured", "authorized >= captured", "authorized >= captured"),
         holds("funnel_captured_ge_credited", "captured >= credited", "captured >= credited"),
     )
     for rate in rates:
         count = rate.removesuffix("_rate")
-        b.add(between(rate, 0, 1), ratio(f"{rate}_is_{count}_over_intents",
-                                         f"{rate} = {count} / intents", rate, count, "intents"))
+        b.add(
+            between(rate, 0, 1),
+            ratio(
+                f"{rate}_is_{count}_over_intents",
+                f"{rate} = {count} / intents",
+                rate,
+                count,
+                "intents",
+            ),
+        )
     return b.build(fct_deposit_funnel_daily.__doc__ or "")
 
 
@@ -283,26 +350,48 @@ def fct_latency_daily(t: Table) -> MartSuite:
     > 0 exactly where their percentiles are not NULL."""
     grain = ("day", "brand_id")
     lags = ("settle_lag_p50_s", "settle_lag_p95_s", "ingest_lag_p95_s")
-    b = _Builder(t, (*grain, *lags), grain, optional=("settle_lag_bets", "ingest_lag_events"),
-                 integers=("settle_lag_bets", "ingest_lag_events"))
+    b = _Builder(
+        t,
+        (*grain, *lags),
+        grain,
+        optional=("settle_lag_bets", "ingest_lag_events"),
+        integers=("settle_lag_bets", "ingest_lag_events"),
+    )
     b.add(
         not_nulls(*grain),
         _counts_non_negative(*lags),
-        holds("settle_p50_le_p95", "settle_lag_p50_s <= settle_lag_p95_s",
-              "settle_lag_p50_s <= settle_lag_p95_s"),
-        holds("settle_percentiles_null_together",
-              "settle_lag_p50_s and settle_lag_p95_s are NULL together",
-              "(settle_lag_p50_s is null) = (settle_lag_p95_s is null)"),
-        holds("row_has_a_lag", "a row has a settle lag or an ingest lag",
-              "settle_lag_p95_s is not null or ingest_lag_p95_s is not null"),
+        holds(
+            "settle_p50_le_p95",
+            "settle_lag_p50_s <= settle_lag_p95_s",
+            "settle_lag_p50_s <= settle_lag_p95_s",
+        ),
+        holds(
+            "settle_percentiles_null_together",
+            "settle_lag_p50_s and settle_lag_p95_s are NULL together",
+            "(settle_lag_p50_s is null) = (settle_lag_p95_s is null)",
+        ),
+        holds(
+            "row_has_a_lag",
+            "a row has a settle lag or an ingest lag",
+            "settle_lag_p95_s is not null or ingest_lag_p95_s is not null",
+        ),
     )
     if b.has("settle_lag_bets"):
-        b.add(holds("settle_lag_bets_match", "settle_lag_bets > 0 exactly where the settle "
-                    "lags are not NULL", "(settle_lag_bets > 0) = (settle_lag_p95_s is not null)"))
+        b.add(
+            holds(
+                "settle_lag_bets_match",
+                "settle_lag_bets > 0 exactly where the settle lags are not NULL",
+                "(settle_lag_bets > 0) = (settle_lag_p95_s is not null)",
+            )
+        )
     if b.has("ingest_lag_events"):
-        b.add(holds("ingest_lag_events_match", "ingest_lag_events > 0 exactly where "
-                    "ingest_lag_p95_s is not NULL",
-                    "(ingest_lag_events > 0) = (ingest_lag_p95_s is not null)"))
+        b.add(
+            holds(
+                "ingest_lag_events_match",
+                "ingest_lag_events > 0 exactly where ingest_lag_p95_s is not NULL",
+                "(ingest_lag_events > 0) = (ingest_lag_p95_s is not null)",
+            )
+        )
     return b.build(fct_latency_daily.__doc__ or "")
 
 
@@ -325,10 +414,16 @@ def fct_active_players_daily(t: Table) -> MartSuite:
         holds("dau_le_wau", "dau <= wau", "dau <= wau"),
         holds("wau_le_mau", "wau <= mau", "wau <= mau"),
     )
-    b.check("calendar", "every brand has a row for every day of the table's span", [
-        Rule("calendar_complete",
-             "every brand has a row for every day from the first to the last day"),
-    ], f"""
+    b.check(
+        "calendar",
+        "every brand has a row for every day of the table's span",
+        [
+            Rule(
+                "calendar_complete",
+                "every brand has a row for every day from the first to the last day",
+            ),
+        ],
+        f"""
 with per_brand as (
     -- count(*), not count(distinct day): a hash aggregate; a duplicate day is the primary
     -- key's failure
@@ -345,19 +440,30 @@ select 'calendar_complete' as failed_rule, per_brand.brand_id, per_brand.first_d
 from per_brand, span
 where per_brand.first_day <> span.first_day
     or per_brand.last_day <> span.last_day
-    or per_brand.days <> span.last_day - span.first_day + 1""")
+    or per_brand.days <> span.last_day - span.first_day + 1""",
+    )
     window_rules = [
-        Rule("wau_covers_its_week", "wau >= the dau of each of its 7 days",
-             "wau < max_dau_7d"),
-        Rule("wau_at_most_sum_of_week", "wau <= the sum of the dau of its 7 days",
-             "wau > sum_dau_7d"),
-        Rule("mau_at_most_sum_of_30_days", "mau <= the sum of the dau of its 30 days",
-             "mau > sum_dau_30d"),
-        Rule("mau_covers_weeks_inside", "mau >= the wau of each week inside its 30 days",
-             "mau < max_wau_24d"),
+        Rule("wau_covers_its_week", "wau >= the dau of each of its 7 days", "wau < max_dau_7d"),
+        Rule(
+            "wau_at_most_sum_of_week", "wau <= the sum of the dau of its 7 days", "wau > sum_dau_7d"
+        ),
+        Rule(
+            "mau_at_most_sum_of_30_days",
+            "mau <= the sum of the dau of its 30 days",
+            "mau > sum_dau_30d",
+        ),
+        Rule(
+            "mau_covers_weeks_inside",
+            "mau >= the wau of each week inside its 30 days",
+            "mau < max_wau_24d",
+        ),
     ]
-    b.check("windows", "wau and mau are consistent with the daily counts (one scan)",
-            window_rules, flagged_rows(f"""(
+    b.check(
+        "windows",
+        "wau and mau are consistent with the daily counts (one scan)",
+        window_rules,
+        flagged_rows(
+            f"""(
     select *,
         max(dau) over last_7_days as max_dau_7d,
         sum(dau) over last_7_days as sum_dau_7d,
@@ -371,7 +477,10 @@ where per_brand.first_day <> span.first_day
                          range between interval '23 days' preceding and current row),
         last_30_days as (partition by brand_id order by day
                          range between interval '29 days' preceding and current row)
-) as windows""", window_rules))
+) as windows""",
+            window_rules,
+        ),
+    )
     return b.build(fct_active_players_daily.__doc__ or "")
 
 
@@ -382,17 +491,26 @@ def _cohort_check(b: _Builder, max_offset: int) -> None:
     the last day with data), else the latest cohort_date + day_offset of the table itself (all
     cohorts then share one maturity horizon)."""
     calendar = b.table.sibling("fct_active_players_daily")
-    horizon = (f"select max(day) as last_day from {calendar}" if calendar else
-               "select max(cohort_date + last_offset) as last_day from cohorts")
+    horizon = (
+        f"select max(day) as last_day from {calendar}"
+        if calendar
+        else "select max(cohort_date + last_offset) as last_day from cohorts"
+    )
     source = "fct_active_players_daily" if calendar else "this table"
     rules = [
         Rule("cohort_size_constant", "cohort_size is the same on every row of a cohort"),
         Rule("offsets_contiguous", "a cohort's day_offsets are 0, 1, ..., N without a gap"),
-        Rule("only_mature_offsets",
-             f"a cohort's last offset is min({max_offset}, last day with data - cohort_date) "
-             f"(last day from {source})"),
+        Rule(
+            "only_mature_offsets",
+            f"a cohort's last offset is min({max_offset}, last day with data - cohort_date) "
+            f"(last day from {source})",
+        ),
     ]
-    b.check("cohorts", "cohort sizes, offsets and maturity (one scan)", rules, f"""
+    b.check(
+        "cohorts",
+        "cohort sizes, offsets and maturity (one scan)",
+        rules,
+        f"""
 with cohorts as (
     select cohort_type, cohort_date, brand_id,
         count(*) as offsets, min(day_offset) as first_offset, max(day_offset) as last_offset,
@@ -413,7 +531,8 @@ select 'offsets_contiguous', * from judged
 where first_offset <> 0 or offsets <> last_offset - first_offset + 1
 union all
 select 'only_mature_offsets', * from judged
-where last_offset is distinct from expected_last_offset""")
+where last_offset is distinct from expected_last_offset""",
+    )
 
 
 def _cohort_rules(b: _Builder, max_offset: int) -> None:
@@ -431,18 +550,29 @@ def fct_retention(t: Table) -> MartSuite:
     Decisions: a cohort has members (cohort_size >= 1), so retention_rate is never NULL. Only
     mature offsets, and all of them: see `_cohort_check`."""
     grain = ("cohort_type", "cohort_date", "brand_id", "day_offset")
-    b = _Builder(t, (*grain, "cohort_size", "retained_players", "retention_rate"), grain,
-                 integers=("day_offset", "cohort_size", "retained_players"))
+    b = _Builder(
+        t,
+        (*grain, "cohort_size", "retained_players", "retention_rate"),
+        grain,
+        integers=("day_offset", "cohort_size", "retained_players"),
+    )
     _cohort_rules(b, 30)
     b.add(
         not_nulls("retained_players"),
         at_least("retained_players", 0),
-        holds("retained_le_cohort_size", "retained_players <= cohort_size",
-              "retained_players <= cohort_size"),
+        holds(
+            "retained_le_cohort_size",
+            "retained_players <= cohort_size",
+            "retained_players <= cohort_size",
+        ),
         between("retention_rate", 0, 1),
-        ratio("retention_rate_is_retained_over_size",
-              "retention_rate = retained_players / cohort_size", "retention_rate",
-              "retained_players", "cohort_size"),
+        ratio(
+            "retention_rate_is_retained_over_size",
+            "retention_rate = retained_players / cohort_size",
+            "retention_rate",
+            "retained_players",
+            "cohort_size",
+        ),
     )
     _cohort_check(b, 30)
     return b.build(fct_retention.__doc__ or "")
@@ -460,25 +590,37 @@ def fct_ltv(t: Table) -> MartSuite:
     gap, mature only (see `_cohort_check`); and, when fct_retention is in the same schema, the
     same cohorts with the same sizes there."""
     grain = ("cohort_type", "cohort_date", "brand_id", "day_offset")
-    b = _Builder(t, (*grain, "cohort_size", "cumulative_ngr_eur_minor", "ltv_eur_minor"), grain,
-                 integers=("day_offset", "cohort_size", "cumulative_ngr_eur_minor",
-                           "ltv_eur_minor"))
+    b = _Builder(
+        t,
+        (*grain, "cohort_size", "cumulative_ngr_eur_minor", "ltv_eur_minor"),
+        grain,
+        integers=("day_offset", "cohort_size", "cumulative_ngr_eur_minor", "ltv_eur_minor"),
+    )
     _cohort_rules(b, 90)
     b.add(
-        holds("ltv_null_with_cumulative",
-              "ltv_eur_minor and cumulative_ngr_eur_minor are NULL together",
-              "(ltv_eur_minor is null) = (cumulative_ngr_eur_minor is null)"),
-        holds("ltv_is_cumulative_over_size",
-              "ltv_eur_minor = cumulative_ngr_eur_minor / cohort_size (both rounded)",
-              "abs(ltv_eur_minor - cumulative_ngr_eur_minor::numeric / nullif(cohort_size, 0)) "
-              "<= 0.5 + 0.5 / nullif(cohort_size, 0)"),
+        holds(
+            "ltv_null_with_cumulative",
+            "ltv_eur_minor and cumulative_ngr_eur_minor are NULL together",
+            "(ltv_eur_minor is null) = (cumulative_ngr_eur_minor is null)",
+        ),
+        holds(
+            "ltv_is_cumulative_over_size",
+            "ltv_eur_minor = cumulative_ngr_eur_minor / cohort_size (both rounded)",
+            "abs(ltv_eur_minor - cumulative_ngr_eur_minor::numeric / nullif(cohort_size, 0)) "
+            "<= 0.5 + 0.5 / nullif(cohort_size, 0)",
+        ),
     )
     _cohort_check(b, 90)
     retention = t.sibling("fct_retention")
     if retention:
-        rule = Rule("cohorts_match_retention",
-                    "the cohorts and their sizes are those of fct_retention")
-        b.check("cohorts_match_retention", rule.name, [rule], f"""
+        rule = Rule(
+            "cohorts_match_retention", "the cohorts and their sizes are those of fct_retention"
+        )
+        b.check(
+            "cohorts_match_retention",
+            rule.name,
+            [rule],
+            f"""
 select 'cohorts_match_retention' as failed_rule, cohort_type, cohort_date, brand_id,
     max(ltv_size) as ltv_cohort_size, max(retention_size) as retention_cohort_size
 from (
@@ -490,7 +632,8 @@ from (
     from {retention}
 ) as both_marts
 group by cohort_type, cohort_date, brand_id
-having max(ltv_size) is distinct from max(retention_size)""")
+having max(ltv_size) is distinct from max(retention_size)""",
+        )
     return b.build(fct_ltv.__doc__ or "")
 
 
@@ -503,23 +646,36 @@ def fct_sessions_daily(t: Table) -> MartSuite:
     total_session_seconds >= 0, and it is 0 where nothing completed."""
     grain = ("day", "brand_id")
     counts = ("sessions_started", "sessions_completed", "players")
-    b = _Builder(t, (*grain, *counts, "total_session_seconds", "avg_session_seconds"), grain,
-                 integers=counts)
+    b = _Builder(
+        t, (*grain, *counts, "total_session_seconds", "avg_session_seconds"), grain, integers=counts
+    )
     b.add(
         not_nulls(*grain, *counts, "total_session_seconds"),
-        at_least("sessions_started", 1, "sessions_started >= 1 (a row exists only for a day "
-                 "with sessions)"),
+        at_least(
+            "sessions_started",
+            1,
+            "sessions_started >= 1 (a row exists only for a day with sessions)",
+        ),
         at_least("players", 1),
         _counts_non_negative("sessions_completed", "total_session_seconds"),
-        holds("completed_le_started", "sessions_completed <= sessions_started",
-              "sessions_completed <= sessions_started"),
-        holds("players_le_started", "players <= sessions_started",
-              "players <= sessions_started"),
-        holds("no_seconds_without_completed", "total_session_seconds = 0 where "
-              "sessions_completed = 0", "sessions_completed > 0 or total_session_seconds = 0"),
-        ratio("avg_is_total_over_completed",
-              "avg_session_seconds = total_session_seconds / sessions_completed",
-              "avg_session_seconds", "total_session_seconds", "sessions_completed"),
+        holds(
+            "completed_le_started",
+            "sessions_completed <= sessions_started",
+            "sessions_completed <= sessions_started",
+        ),
+        holds("players_le_started", "players <= sessions_started", "players <= sessions_started"),
+        holds(
+            "no_seconds_without_completed",
+            "total_session_seconds = 0 where sessions_completed = 0",
+            "sessions_completed > 0 or total_session_seconds = 0",
+        ),
+        ratio(
+            "avg_is_total_over_completed",
+            "avg_session_seconds = total_session_seconds / sessions_completed",
+            "avg_session_seconds",
+            "total_session_seconds",
+            "sessions_completed",
+        ),
         at_least("avg_session_seconds", 0),
     )
     return b.build(fct_sessions_daily.__doc__ or "")
@@ -532,11 +688,25 @@ def fct_economy_daily(t: Table) -> MartSuite:
     purchase_revenue_eur_minor may be NULL (a purchase currency without an FX rate) and is
     otherwise >= 0."""
     grain = ("day", "brand_id")
-    counters = ("new_players", "credits_earned", "credits_spent", "gems_earned", "gems_spent",
-                "gems_purchased", "dungeons_run", "crafts_completed", "pvp_battles",
-                "raid_battles", "market_sales")
-    b = _Builder(t, (*grain, *counters[:6], "purchase_revenue_eur_minor", *counters[6:]), grain,
-                 integers=(*counters, "purchase_revenue_eur_minor"))
+    counters = (
+        "new_players",
+        "credits_earned",
+        "credits_spent",
+        "gems_earned",
+        "gems_spent",
+        "gems_purchased",
+        "dungeons_run",
+        "crafts_completed",
+        "pvp_battles",
+        "raid_battles",
+        "market_sales",
+    )
+    b = _Builder(
+        t,
+        (*grain, *counters[:6], "purchase_revenue_eur_minor", *counters[6:]),
+        grain,
+        integers=(*counters, "purchase_revenue_eur_minor"),
+    )
     b.add(
         not_nulls(*grain, *counters),
         _counts_non_negative(*counters, "purchase_revenue_eur_minor"),
@@ -549,11 +719,16 @@ def fct_economy_daily(t: Table) -> MartSuite:
 
 def _gap_rules(table: str) -> list[Rule]:
     return [
-        holds(f"{table}_avg_sentinel", "avg_seconds_between_awards = -1 exactly where awards < 2",
-              "(avg_seconds_between_awards = -1) = (awards < 2)"),
-        holds(f"{table}_avg_non_negative",
-              "avg_seconds_between_awards >= 0 where awards >= 2",
-              "awards < 2 or avg_seconds_between_awards >= 0"),
+        holds(
+            f"{table}_avg_sentinel",
+            "avg_seconds_between_awards = -1 exactly where awards < 2",
+            "(avg_seconds_between_awards = -1) = (awards < 2)",
+        ),
+        holds(
+            f"{table}_avg_non_negative",
+            "avg_seconds_between_awards >= 0 where awards >= 2",
+            "awards < 2 or avg_seconds_between_awards >= 0",
+        ),
     ]
 
 
@@ -565,28 +740,57 @@ def fct_points_user_task(t: Table) -> MartSuite:
     where awards < 2. last_window_seconds is 0 where awards < 2 (not "exactly where": two
     awards at the same instant have a gap of 0) and otherwise lies in [0, last - first]."""
     grain = ("brand_id", "game_id", "task_id", "player_id")
-    b = _Builder(t, (*grain, "awards", "total_points", "first_award_at", "last_award_at",
-                     "avg_seconds_between_awards", "last_window_seconds"), grain,
-                 integers=("awards", "total_points"))
+    b = _Builder(
+        t,
+        (
+            *grain,
+            "awards",
+            "total_points",
+            "first_award_at",
+            "last_award_at",
+            "avg_seconds_between_awards",
+            "last_window_seconds",
+        ),
+        grain,
+        integers=("awards", "total_points"),
+    )
     span = "extract(epoch from last_award_at - first_award_at)"
     b.add(
-        not_nulls(*grain, "awards", "total_points", "first_award_at", "last_award_at",
-                  "avg_seconds_between_awards", "last_window_seconds"),
+        not_nulls(
+            *grain,
+            "awards",
+            "total_points",
+            "first_award_at",
+            "last_award_at",
+            "avg_seconds_between_awards",
+            "last_window_seconds",
+        ),
         at_least("awards", 1, "awards >= 1 (a row exists only for awards)"),
-        holds("first_le_last", "first_award_at <= last_award_at",
-              "first_award_at <= last_award_at"),
-        holds("single_award_first_is_last", "first_award_at = last_award_at where awards = 1",
-              "awards <> 1 or first_award_at = last_award_at"),
+        holds(
+            "first_le_last", "first_award_at <= last_award_at", "first_award_at <= last_award_at"
+        ),
+        holds(
+            "single_award_first_is_last",
+            "first_award_at = last_award_at where awards = 1",
+            "awards <> 1 or first_award_at = last_award_at",
+        ),
         _gap_rules("user_task"),
-        holds("avg_is_span_over_gaps",
-              "avg_seconds_between_awards = (last_award_at - first_award_at) / (awards - 1)",
-              f"awards < 2 or abs(avg_seconds_between_awards - {span} / nullif(awards - 1, 0)) "
-              "<= 1e-6"),
-        holds("last_window_sentinel", "last_window_seconds = 0 where awards < 2",
-              "awards >= 2 or last_window_seconds = 0"),
-        holds("last_window_within_span",
-              "0 <= last_window_seconds <= last_award_at - first_award_at",
-              f"last_window_seconds >= 0 and last_window_seconds <= {span} + 1e-6"),
+        holds(
+            "avg_is_span_over_gaps",
+            "avg_seconds_between_awards = (last_award_at - first_award_at) / (awards - 1)",
+            f"awards < 2 or abs(avg_seconds_between_awards - {span} / nullif(awards - 1, 0)) "
+            "<= 1e-6",
+        ),
+        holds(
+            "last_window_sentinel",
+            "last_window_seconds = 0 where awards < 2",
+            "awards >= 2 or last_window_seconds = 0",
+        ),
+        holds(
+            "last_window_within_span",
+            "0 <= last_window_seconds <= last_award_at - first_award_at",
+            f"last_window_seconds >= 0 and last_window_seconds <= {span} + 1e-6",
+        ),
     )
     return b.build(fct_points_user_task.__doc__ or "")
 
@@ -598,9 +802,12 @@ def fct_points_task(t: Table) -> MartSuite:
     reconciles with it: same tasks; awards, players and points are its sums and count; the
     mean gap of the merged timeline is (latest award - earliest award) / (awards - 1)."""
     grain = ("brand_id", "game_id", "task_id")
-    b = _Builder(t, (*grain, "awards", "players", "total_points",
-                     "avg_seconds_between_awards"), grain,
-                 integers=("awards", "players", "total_points"))
+    b = _Builder(
+        t,
+        (*grain, "awards", "players", "total_points", "avg_seconds_between_awards"),
+        grain,
+        integers=("awards", "players", "total_points"),
+    )
     b.add(
         not_nulls(*grain, "awards", "players", "total_points", "avg_seconds_between_awards"),
         at_least("awards", 1, "awards >= 1 (a row exists only for awards)"),
@@ -611,17 +818,29 @@ def fct_points_task(t: Table) -> MartSuite:
     per_user = t.sibling("fct_points_user_task")
     if per_user:
         rules = [
-            Rule("task_awards_match_user_task",
-                 "awards = the sum of fct_points_user_task.awards of the task (same tasks)"),
-            Rule("task_players_match_user_task",
-                 "players = the number of fct_points_user_task rows of the task"),
-            Rule("task_points_match_user_task",
-                 "total_points = the sum of fct_points_user_task.total_points of the task"),
-            Rule("task_avg_matches_timeline", "avg_seconds_between_awards = (latest "
-                 "last_award_at - earliest first_award_at) / (awards - 1)"),
+            Rule(
+                "task_awards_match_user_task",
+                "awards = the sum of fct_points_user_task.awards of the task (same tasks)",
+            ),
+            Rule(
+                "task_players_match_user_task",
+                "players = the number of fct_points_user_task rows of the task",
+            ),
+            Rule(
+                "task_points_match_user_task",
+                "total_points = the sum of fct_points_user_task.total_points of the task",
+            ),
+            Rule(
+                "task_avg_matches_timeline",
+                "avg_seconds_between_awards = (latest "
+                "last_award_at - earliest first_award_at) / (awards - 1)",
+            ),
         ]
-        b.check("reconcile_user_task", "fct_points_task reconciles with fct_points_user_task",
-                rules, f"""
+        b.check(
+            "reconcile_user_task",
+            "fct_points_task reconciles with fct_points_user_task",
+            rules,
+            f"""
 with both_marts as (
     select brand_id, game_id, task_id,
         max(task_awards) as awards, max(user_awards) as user_awards,
@@ -654,13 +873,17 @@ select 'task_points_match_user_task', * from both_marts
 where total_points is distinct from user_points
 union all
 select 'task_avg_matches_timeline', * from both_marts
-where awards >= 2 and abs(avg_seconds_between_awards - timeline_avg) > 1e-6""")
+where awards >= 2 and abs(avg_seconds_between_awards - timeline_avg) > 1e-6""",
+        )
     return b.build(fct_points_task.__doc__ or "")
 
 
 def _avg_minutes_rule() -> Rule:
-    return holds("avg_minutes_positive", "avg_minutes is NULL or > 0 (a mean of non-zero "
-                 "minutes, minutes >= 0)", "avg_minutes > 0")
+    return holds(
+        "avg_minutes_positive",
+        "avg_minutes is NULL or > 0 (a mean of non-zero minutes, minutes >= 0)",
+        "avg_minutes > 0",
+    )
 
 
 def fct_points_user_game(t: Table) -> MartSuite:
@@ -670,8 +893,12 @@ def fct_points_user_game(t: Table) -> MartSuite:
     When fct_points_user_task is in the same schema, awards and points are the sums over the
     player's tasks of the game (same players and games)."""
     grain = ("brand_id", "game_id", "player_id")
-    b = _Builder(t, (*grain, "awards", "total_points", "avg_minutes"), grain,
-                 integers=("awards", "total_points"))
+    b = _Builder(
+        t,
+        (*grain, "awards", "total_points", "avg_minutes"),
+        grain,
+        integers=("awards", "total_points"),
+    )
     b.add(
         not_nulls(*grain, "awards", "total_points"),
         at_least("awards", 1, "awards >= 1 (a row exists only for awards)"),
@@ -680,13 +907,22 @@ def fct_points_user_game(t: Table) -> MartSuite:
     per_task = t.sibling("fct_points_user_task")
     if per_task:
         rules = [
-            Rule("user_game_awards_match_user_task", "awards = the sum of "
-                 "fct_points_user_task.awards over the player's tasks of the game"),
-            Rule("user_game_points_match_user_task", "total_points = the sum of "
-                 "fct_points_user_task.total_points over the player's tasks of the game"),
+            Rule(
+                "user_game_awards_match_user_task",
+                "awards = the sum of "
+                "fct_points_user_task.awards over the player's tasks of the game",
+            ),
+            Rule(
+                "user_game_points_match_user_task",
+                "total_points = the sum of "
+                "fct_points_user_task.total_points over the player's tasks of the game",
+            ),
         ]
-        b.check("reconcile_user_task",
-                "fct_points_user_game reconciles with fct_points_user_task", rules, f"""
+        b.check(
+            "reconcile_user_task",
+            "fct_points_user_game reconciles with fct_points_user_task",
+            rules,
+            f"""
 with both_marts as (
     select brand_id, game_id, player_id,
         max(game_awards) as awards, max(task_awards) as user_task_awards,
@@ -707,7 +943,8 @@ select 'user_game_awards_match_user_task' as failed_rule, * from both_marts
 where awards is distinct from user_task_awards
 union all
 select 'user_game_points_match_user_task', * from both_marts
-where total_points is distinct from user_task_points""")
+where total_points is distinct from user_task_points""",
+        )
     return b.build(fct_points_user_game.__doc__ or "")
 
 
@@ -719,8 +956,12 @@ def fct_points_game(t: Table) -> MartSuite:
     lies between the smallest and the largest of its players' means (a weighted mean of them),
     and is NULL exactly where all of them are."""
     grain = ("brand_id", "game_id")
-    b = _Builder(t, (*grain, "awards", "players", "total_points", "avg_minutes"), grain,
-                 integers=("awards", "players", "total_points"))
+    b = _Builder(
+        t,
+        (*grain, "awards", "players", "total_points", "avg_minutes"),
+        grain,
+        integers=("awards", "players", "total_points"),
+    )
     b.add(
         not_nulls(*grain, "awards", "players", "total_points"),
         at_least("awards", 1, "awards >= 1 (a row exists only for awards)"),
@@ -731,17 +972,29 @@ def fct_points_game(t: Table) -> MartSuite:
     per_user = t.sibling("fct_points_user_game")
     if per_user:
         rules = [
-            Rule("game_awards_match_user_game",
-                 "awards = the sum of fct_points_user_game.awards of the game (same games)"),
-            Rule("game_players_match_user_game",
-                 "players = the number of fct_points_user_game rows of the game"),
-            Rule("game_points_match_user_game",
-                 "total_points = the sum of fct_points_user_game.total_points of the game"),
-            Rule("game_avg_within_player_avgs", "avg_minutes lies between the players' "
-                 "smallest and largest avg_minutes, NULL exactly where all of theirs are"),
+            Rule(
+                "game_awards_match_user_game",
+                "awards = the sum of fct_points_user_game.awards of the game (same games)",
+            ),
+            Rule(
+                "game_players_match_user_game",
+                "players = the number of fct_points_user_game rows of the game",
+            ),
+            Rule(
+                "game_points_match_user_game",
+                "total_points = the sum of fct_points_user_game.total_points of the game",
+            ),
+            Rule(
+                "game_avg_within_player_avgs",
+                "avg_minutes lies between the players' "
+                "smallest and largest avg_minutes, NULL exactly where all of theirs are",
+            ),
         ]
-        b.check("reconcile_user_game", "fct_points_game reconciles with fct_points_user_game",
-                rules, f"""
+        b.check(
+            "reconcile_user_game",
+            "fct_points_game reconciles with fct_points_user_game",
+            rules,
+            f"""
 with both_marts as (
     select brand_id, game_id,
         max(game_awards) as awards, max(user_awards) as user_awards,
@@ -775,7 +1028,8 @@ where total_points is distinct from user_points
 union all
 select 'game_avg_within_player_avgs', * from both_marts
 where (avg_minutes is null) <> (user_max_avg is null)
-    or avg_minutes < user_min_avg - 1e-9 or avg_minutes > user_max_avg + 1e-9""")
+    or avg_minutes < user_min_avg - 1e-9 or avg_minutes > user_max_avg + 1e-9""",
+        )
     return b.build(fct_points_game.__doc__ or "")
 
 
@@ -784,8 +1038,10 @@ where (avg_minutes is null) <> (user_max_avg is null)
 
 def _level_of(value: str, ref: Reference) -> str:
     """SQL: the level of a favorability value under the levels seed."""
-    cases = " ".join(f"when {value} >= {minimum} then {level}"
-                     for level, minimum in sorted(ref.levels, key=lambda lm: -lm[1]))
+    cases = " ".join(
+        f"when {value} >= {minimum} then {level}"
+        for level, minimum in sorted(ref.levels, key=lambda lm: -lm[1])
+    )
     return f"(case {cases} end)"
 
 
@@ -808,84 +1064,154 @@ def fct_affinity_ledger(t: Table) -> MartSuite:
     configured timezone."""
     ref = t.reference
     top = ref.max_affinity
-    columns = ("event_id", "occurred_at", "brand_id", "player_id", "device_id", "rule_key",
-               "source", "outcome", "requested_change", "applied_change", "before_value",
-               "after_value", "old_level", "new_level")
-    b = _Builder(t, columns, ("event_id",), optional=("event_type",),
-                 integers=("requested_change", "applied_change", "before_value", "after_value",
-                           "old_level", "new_level"))
+    columns = (
+        "event_id",
+        "occurred_at",
+        "brand_id",
+        "player_id",
+        "device_id",
+        "rule_key",
+        "source",
+        "outcome",
+        "requested_change",
+        "applied_change",
+        "before_value",
+        "after_value",
+        "old_level",
+        "new_level",
+    )
+    b = _Builder(
+        t,
+        columns,
+        ("event_id",),
+        optional=("event_type",),
+        integers=(
+            "requested_change",
+            "applied_change",
+            "before_value",
+            "after_value",
+            "old_level",
+            "new_level",
+        ),
+    )
     b.add(
         not_nulls(*(c for c in columns if c != "source")),
         one_of("outcome", LEDGER_OUTCOMES),
         between("before_value", 0, top),
         between("after_value", 0, top),
-        _equals("applied_is_after_minus_before", "applied_change",
-                "after_value - before_value"),
-        holds("noop_applies_nothing", "applied_change = 0 for every non-applied outcome",
-              "outcome = 'applied' or applied_change = 0"),
-        holds("applied_changes_value", "applied_change <> 0 for the applied outcome",
-              "outcome <> 'applied' or applied_change <> 0"),
-        holds("applied_within_requested", "applied_change has the sign of requested_change "
-              "and no larger magnitude",
-              "sign(applied_change) * sign(requested_change) >= 0 "
-              "and abs(applied_change) <= abs(requested_change)"),
-        holds("admin_outcomes", "an admin adjustment is applied or noop_value_boundary",
-              "rule_key <> 'admin' or outcome in ('applied', 'noop_value_boundary')"),
+        _equals("applied_is_after_minus_before", "applied_change", "after_value - before_value"),
+        holds(
+            "noop_applies_nothing",
+            "applied_change = 0 for every non-applied outcome",
+            "outcome = 'applied' or applied_change = 0",
+        ),
+        holds(
+            "applied_changes_value",
+            "applied_change <> 0 for the applied outcome",
+            "outcome <> 'applied' or applied_change <> 0",
+        ),
+        holds(
+            "applied_within_requested",
+            "applied_change has the sign of requested_change and no larger magnitude",
+            "sign(applied_change) * sign(requested_change) >= 0 "
+            "and abs(applied_change) <= abs(requested_change)",
+        ),
+        holds(
+            "admin_outcomes",
+            "an admin adjustment is applied or noop_value_boundary",
+            "rule_key <> 'admin' or outcome in ('applied', 'noop_value_boundary')",
+        ),
         at_least("old_level", 0),
         at_least("new_level", 0),
-        holds("level_moves_only_when_applied", "new_level = old_level unless applied",
-              "outcome = 'applied' or new_level = old_level"),
+        holds(
+            "level_moves_only_when_applied",
+            "new_level = old_level unless applied",
+            "outcome = 'applied' or new_level = old_level",
+        ),
     )
     if b.has("event_type"):
-        b.add(holds("admin_rows_are_admin_adjust",
-                    "rule_key = 'admin' exactly for affinity.admin_adjust events",
-                    "(rule_key = 'admin') = (event_type = 'affinity.admin_adjust')"))
+        b.add(
+            holds(
+                "admin_rows_are_admin_adjust",
+                "rule_key = 'admin' exactly for affinity.admin_adjust events",
+                "(rule_key = 'admin') = (event_type = 'affinity.admin_adjust')",
+            )
+        )
     if ref.levels:
         b.add(
-            holds("new_level_matches_value",
-                  f"new_level is the level of after_value ({_levels_text(ref)})",
-                  f"new_level = {_level_of('after_value', ref)}"),
-            holds("old_level_matches_value", "old_level is the level of before_value",
-                  f"old_level = {_level_of('before_value', ref)}"),
+            holds(
+                "new_level_matches_value",
+                f"new_level is the level of after_value ({_levels_text(ref)})",
+                f"new_level = {_level_of('after_value', ref)}",
+            ),
+            holds(
+                "old_level_matches_value",
+                "old_level is the level of before_value",
+                f"old_level = {_level_of('before_value', ref)}",
+            ),
         )
     if ref.rules:
         enabled = ", ".join(lit(r.rule_key) for r in ref.rules if r.is_enabled) or "null"
         caps = " ".join(f"when {lit(r.rule_key)} then {r.single_cap}" for r in ref.rules)
         b.add(
-            holds("no_rule_outcome_matches_seed", "noop_no_rule exactly where the rule is "
-                  "missing or disabled in affinity_rules",
-                  f"rule_key = 'admin' or (outcome = 'noop_no_rule') = "
-                  f"(rule_key not in ({enabled}))"),
-            holds("within_single_cap", "abs(applied_change) <= the rule's single_cap",
-                  f"abs(applied_change) <= coalesce(case rule_key {caps} end, "
-                  "abs(applied_change))"),
+            holds(
+                "no_rule_outcome_matches_seed",
+                "noop_no_rule exactly where the rule is missing or disabled in affinity_rules",
+                f"rule_key = 'admin' or (outcome = 'noop_no_rule') = (rule_key not in ({enabled}))",
+            ),
+            holds(
+                "within_single_cap",
+                "abs(applied_change) <= the rule's single_cap",
+                f"abs(applied_change) <= coalesce(case rule_key {caps} end, abs(applied_change))",
+            ),
         )
     chain_rules = [
-        Rule("before_is_previous_after", "per device, before_value = the previous row's "
-             "after_value (0 for its first row)",
-             "before_value is distinct from coalesce(previous_after_value, 0)"),
-        Rule("old_level_is_previous_new_level", "per device, old_level = the previous row's "
-             "new_level (0 for its first row)",
-             "old_level is distinct from coalesce(previous_new_level, 0)"),
+        Rule(
+            "before_is_previous_after",
+            "per device, before_value = the previous row's after_value (0 for its first row)",
+            "before_value is distinct from coalesce(previous_after_value, 0)",
+        ),
+        Rule(
+            "old_level_is_previous_new_level",
+            "per device, old_level = the previous row's new_level (0 for its first row)",
+            "old_level is distinct from coalesce(previous_new_level, 0)",
+        ),
     ]
-    b.check("chain", "the ledger is chained per device in (occurred_at, event_id) order "
-            "(one scan)", chain_rules, flagged_rows(f"""(
+    b.check(
+        "chain",
+        "the ledger is chained per device in (occurred_at, event_id) order (one scan)",
+        chain_rules,
+        flagged_rows(
+            f"""(
     select *,
         lag(after_value) over device_order as previous_after_value,
         lag(new_level) over device_order as previous_new_level
     from {BATCH}
     window device_order as (partition by brand_id, device_id order by occurred_at, event_id)
-) as chained""", chain_rules))
+) as chained""",
+            chain_rules,
+        ),
+    )
     if ref.rules and ref.timezone and ref.global_daily_cap:
         daily = " ".join(f"when {lit(r.rule_key)} then {r.daily_cap}" for r in ref.rules)
         tz = lit(ref.timezone)
         cap_rules = [
-            Rule("within_rule_daily_cap", "per device, rule and local day, the absolute "
-                 f"applied sum <= the rule's daily_cap (local day in {ref.timezone})"),
-            Rule("within_global_daily_cap", "per device and local day, the positive applied "
-                 f"rule changes sum to <= global_daily_cap ({ref.global_daily_cap})"),
+            Rule(
+                "within_rule_daily_cap",
+                "per device, rule and local day, the absolute "
+                f"applied sum <= the rule's daily_cap (local day in {ref.timezone})",
+            ),
+            Rule(
+                "within_global_daily_cap",
+                "per device and local day, the positive applied "
+                f"rule changes sum to <= global_daily_cap ({ref.global_daily_cap})",
+            ),
         ]
-        b.check("daily_caps", "the daily caps hold (one scan)", cap_rules, f"""
+        b.check(
+            "daily_caps",
+            "the daily caps hold (one scan)",
+            cap_rules,
+            f"""
 with per_rule as (
     select brand_id, device_id, rule_key,
         (occurred_at at time zone {tz})::date as local_day,
@@ -904,7 +1230,8 @@ select 'within_global_daily_cap', brand_id, device_id, null, local_day,
     sum(positive_applied), {ref.global_daily_cap}
 from per_rule
 group by brand_id, device_id, local_day
-having sum(positive_applied) > {ref.global_daily_cap}""")
+having sum(positive_applied) > {ref.global_daily_cap}""",
+        )
     return b.build(fct_affinity_ledger.__doc__ or "")
 
 
@@ -919,35 +1246,57 @@ def dim_affinity_device(t: Table) -> MartSuite:
     last_applied_at is its last applied change."""
     ref = t.reference
     grain = ("brand_id", "device_id")
-    b = _Builder(t, ("brand_id", "player_id", "device_id", "favorability", "level",
-                     "last_applied_at"), grain, optional=("max_level_reached",),
-                 integers=("favorability", "level"))
+    b = _Builder(
+        t,
+        ("brand_id", "player_id", "device_id", "favorability", "level", "last_applied_at"),
+        grain,
+        optional=("max_level_reached",),
+        integers=("favorability", "level"),
+    )
     b.add(
         not_nulls(*grain, "favorability", "level"),
         between("favorability", 0, ref.max_affinity),
         at_least("level", 0),
-        holds("unchanged_device_at_zero", "a device without an applied change is at "
-              "favorability 0, level 0",
-              "last_applied_at is not null or (favorability = 0 and level = 0)"),
+        holds(
+            "unchanged_device_at_zero",
+            "a device without an applied change is at favorability 0, level 0",
+            "last_applied_at is not null or (favorability = 0 and level = 0)",
+        ),
     )
     if ref.levels:
-        b.add(holds("level_matches_favorability",
-                    f"level is the level of favorability ({_levels_text(ref)})",
-                    f"level = {_level_of('favorability', ref)}"))
+        b.add(
+            holds(
+                "level_matches_favorability",
+                f"level is the level of favorability ({_levels_text(ref)})",
+                f"level = {_level_of('favorability', ref)}",
+            )
+        )
     if b.has("max_level_reached"):
-        b.add(holds("max_level_reached_ge_level", "max_level_reached >= level",
-                    "max_level_reached >= level"))
+        b.add(
+            holds(
+                "max_level_reached_ge_level",
+                "max_level_reached >= level",
+                "max_level_reached >= level",
+            )
+        )
     ledger = t.sibling("fct_affinity_ledger")
     if ledger:
         rules = [
             Rule("ledger_devices_have_a_row", "every device of the ledger has a row"),
-            Rule("favorability_is_last_after_value",
-                 "favorability = the after_value of the device's last ledger row"),
-            Rule("last_applied_at_matches_ledger",
-                 "last_applied_at = the device's last applied change in the ledger"),
+            Rule(
+                "favorability_is_last_after_value",
+                "favorability = the after_value of the device's last ledger row",
+            ),
+            Rule(
+                "last_applied_at_matches_ledger",
+                "last_applied_at = the device's last applied change in the ledger",
+            ),
         ]
-        b.check("reconcile_ledger", "dim_affinity_device reconciles with fct_affinity_ledger",
-                rules, f"""
+        b.check(
+            "reconcile_ledger",
+            "dim_affinity_device reconciles with fct_affinity_ledger",
+            rules,
+            f"""
 with both_marts as (
     select brand_id, device_id,
         max(in_dim) as in_dim, max(dim_favorability) as favorability,
@@ -977,7 +1326,8 @@ where in_dim = 1 and ledger_after_value is not null
 union all
 select 'last_applied_at_matches_ledger', * from both_marts
 where in_dim = 1 and ledger_after_value is not null
-    and last_applied_at is distinct from ledger_last_applied_at""")
+    and last_applied_at is distinct from ledger_last_applied_at""",
+        )
     return b.build(dim_affinity_device.__doc__ or "")
 
 
@@ -993,8 +1343,16 @@ def fct_affinity_rewards(t: Table) -> MartSuite:
     from below to at least the granted level."""
     ref = t.reference
     grain = ("brand_id", "device_id", "level", "reward_code")
-    columns = ("brand_id", "player_id", "device_id", "level", "reward_code", "quantity",
-               "granted_at", "event_id")
+    columns = (
+        "brand_id",
+        "player_id",
+        "device_id",
+        "level",
+        "reward_code",
+        "quantity",
+        "granted_at",
+        "event_id",
+    )
     b = _Builder(t, columns, grain, integers=("level", "quantity"))
     b.add(
         not_nulls(*columns),
@@ -1007,21 +1365,31 @@ def fct_affinity_rewards(t: Table) -> MartSuite:
         codes_per_level[level] = codes_per_level.get(level, 0) + 1
     extra = ""
     if ref.level_rewards:
-        rows = ", ".join(f"({level}, {lit(code)}, {quantity})"
-                         for level, code, quantity in ref.level_rewards)
-        b.add(holds("grant_is_a_seed_reward",
-                    "(level, reward_code, quantity) is a row of affinity_level_rewards",
-                    f"(level, reward_code, quantity) in ({rows})"))
+        rows = ", ".join(
+            f"({level}, {lit(code)}, {quantity})" for level, code, quantity in ref.level_rewards
+        )
+        b.add(
+            holds(
+                "grant_is_a_seed_reward",
+                "(level, reward_code, quantity) is a row of affinity_level_rewards",
+                f"(level, reward_code, quantity) in ({rows})",
+            )
+        )
         expected = " ".join(f"when {level} then {n}" for level, n in codes_per_level.items())
         reward_levels = sorted(codes_per_level)
         levels_up_to = " ".join(
             f"when max(level) >= {level} then {i + 1}"
-            for i, level in reversed(list(enumerate(reward_levels))))
+            for i, level in reversed(list(enumerate(reward_levels)))
+        )
         once_rules += [
-            Rule("level_granted_in_full", "a granted level is granted with all its reward "
-                 "codes of affinity_level_rewards"),
-            Rule("levels_granted_without_gaps", "a device is granted every reward level up to "
-                 "its highest granted level"),
+            Rule(
+                "level_granted_in_full",
+                "a granted level is granted with all its reward codes of affinity_level_rewards",
+            ),
+            Rule(
+                "levels_granted_without_gaps",
+                "a device is granted every reward level up to its highest granted level",
+            ),
         ]
         extra = f"""
 union all
@@ -1035,8 +1403,11 @@ select 'levels_granted_without_gaps', brand_id, device_id, max(level), count(*),
 from per_level
 group by brand_id, device_id
 having count(*) <> case {levels_up_to} else 0 end"""
-    b.check("grants", "each device level is granted once and in full (one scan)", once_rules,
-            f"""
+    b.check(
+        "grants",
+        "each device level is granted once and in full (one scan)",
+        once_rules,
+        f"""
 with per_level as (
     -- min/max rather than count(distinct): a hash aggregate, no sort
     select brand_id, device_id, level, count(*) as grants,
@@ -1048,13 +1419,21 @@ with per_level as (
 select 'level_granted_once' as failed_rule, brand_id, device_id, level, grants,
     first_event_id, last_event_id, null::bigint as expected
 from per_level
-where first_event_id <> last_event_id or first_granted_at <> last_granted_at{extra}""")
+where first_event_id <> last_event_id or first_granted_at <> last_granted_at{extra}""",
+    )
     ledger = t.sibling("fct_affinity_ledger")
     if ledger:
-        rule = Rule("granted_by_a_level_up", "each grant's event is an applied ledger row of "
-                    "the device, at granted_at, that raised the level to at least the granted "
-                    "level from below it")
-        b.check("reconcile_ledger", rule.name, [rule], f"""
+        rule = Rule(
+            "granted_by_a_level_up",
+            "each grant's event is an applied ledger row of "
+            "the device, at granted_at, that raised the level to at least the granted "
+            "level from below it",
+        )
+        b.check(
+            "reconcile_ledger",
+            rule.name,
+            [rule],
+            f"""
 with grants as (select * from {BATCH})
 select 'granted_by_a_level_up' as failed_rule, grants.*
 from grants
@@ -1068,17 +1447,30 @@ where not exists (
         and ledger.occurred_at = grants.granted_at
         and ledger.old_level < grants.level
         and ledger.new_level >= grants.level
-)""")
+)""",
+        )
     return b.build(fct_affinity_rewards.__doc__ or "")
 
 
 SUITES: dict[str, Callable[[Table], MartSuite]] = {
     builder.__name__: builder
     for builder in (
-        fct_bets_rollup, fct_revenue_daily, fct_deposit_funnel_daily, fct_latency_daily,
-        fct_active_players_daily, fct_retention, fct_ltv, fct_sessions_daily,
-        fct_economy_daily, fct_points_user_task, fct_points_task, fct_points_user_game,
-        fct_points_game, fct_affinity_ledger, dim_affinity_device, fct_affinity_rewards,
+        fct_bets_rollup,
+        fct_revenue_daily,
+        fct_deposit_funnel_daily,
+        fct_latency_daily,
+        fct_active_players_daily,
+        fct_retention,
+        fct_ltv,
+        fct_sessions_daily,
+        fct_economy_daily,
+        fct_points_user_task,
+        fct_points_task,
+        fct_points_user_game,
+        fct_points_game,
+        fct_affinity_ledger,
+        dim_affinity_device,
+        fct_affinity_rewards,
     )
 }
 MARTS: tuple[str, ...] = tuple(SUITES)

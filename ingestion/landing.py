@@ -37,8 +37,10 @@ from ingestion.validation import BlockResult, init_worker, validate_block, with_
 
 SUFFIXES = (".ndjson", ".ndjson.gz")
 LANDING_LOCK = "dwh.landing"
-_EVENT_COLUMNS = ("batch_id, line_no, event_id, event_type, occurred_at, ingested_at, tenant_id, "
-                  "region, player_id, trace_id, schema_version, payload")
+_EVENT_COLUMNS = (
+    "batch_id, line_no, event_id, event_type, occurred_at, ingested_at, tenant_id, "
+    "region, player_id, trace_id, schema_version, payload"
+)
 
 
 class LandingError(Exception):
@@ -66,9 +68,11 @@ class FileResult:
             return f"{self.path}: FAILED: {self.error}"
         if self.skipped_as_batch is not None:
             return f"{self.path}: already landed as batch {self.skipped_as_batch}, skipped"
-        return (f"{self.path}: batch {self.batch_id}: {self.lines_read:,} lines, "
-                f"{self.landed:,} landed, {self.quarantined:,} quarantined, {self.blank:,} blank, "
-                f"{self.seconds:.2f} s ({self.lines_per_second:,.0f} lines/s)")
+        return (
+            f"{self.path}: batch {self.batch_id}: {self.lines_read:,} lines, "
+            f"{self.landed:,} landed, {self.quarantined:,} quarantined, {self.blank:,} blank, "
+            f"{self.seconds:.2f} s ({self.lines_per_second:,.0f} lines/s)"
+        )
 
 
 @dataclass
@@ -146,8 +150,10 @@ class _LazyPool:
             # Spawned (not forked) workers: the loader also runs inside Dagster, which has
             # threads.
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_worker)
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_worker,
+            )
         return self._pool
 
     def shutdown(self) -> None:
@@ -164,8 +170,9 @@ def _blocks(path: Path, digest: Any) -> Iterator[tuple[bytes, int]]:
     carry = b""
     with path.open("rb") as stored:
         hashing = _HashingReader(stored, digest)
-        handle: Any = (gzip.GzipFile(fileobj=hashing, mode="rb")
-                       if path.name.endswith(".gz") else hashing)
+        handle: Any = (
+            gzip.GzipFile(fileobj=hashing, mode="rb") if path.name.endswith(".gz") else hashing
+        )
         while chunk := handle.read(_BLOCK_BYTES):
             chunk = carry + chunk
             cut = chunk.rfind(b"\n")
@@ -245,8 +252,9 @@ class _Reader:
         self._pools = pools
         self._slots = threading.Semaphore(_READ_AHEAD)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(streams,),
-                                         name="dwh-landing-reader", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(streams,), name="dwh-landing-reader", daemon=True
+        )
         self._thread.start()
 
     def take(self, path: Path) -> _FileStream:
@@ -380,8 +388,9 @@ def land_file(conn: psycopg.Connection, path: Path, reader: _Reader | None = Non
         reader.discard(stream)
 
 
-def _land_stream(conn: psycopg.Connection, path: Path, stream: _FileStream,
-                 reader: _Reader) -> FileResult:
+def _land_stream(
+    conn: psycopg.Connection, path: Path, stream: _FileStream, reader: _Reader
+) -> FileResult:
     """Land one file from its stream: the batch row, COPY of its rows, quarantine, accounting."""
     result = FileResult(path=path)
     started = time.perf_counter()
@@ -399,8 +408,7 @@ def _land_stream(conn: psycopg.Connection, path: Path, stream: _FileStream,
         cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [LANDING_LOCK])
         # Only a file of the same size can be the same file: hash it up front then, so that a
         # re-run skips it without landing it; otherwise the hash is taken while streaming.
-        cur.execute("select sha256, batch_id from raw.load_batches where size_bytes = %s",
-                    [size])
+        cur.execute("select sha256, batch_id from raw.load_batches where size_bytes = %s", [size])
         same_size = {sha: int(batch) for sha, batch in cur.fetchall()}
         if same_size:
             try:
@@ -420,8 +428,9 @@ def _land_stream(conn: psycopg.Connection, path: Path, stream: _FileStream,
         # The rows are UTF-8 bytes whatever the connection's client encoding.
         with tempfile.TemporaryFile("w+b") as rejected:
             try:
-                with cur.copy(f"copy raw.events ({_EVENT_COLUMNS}) from stdin "
-                              "(encoding 'utf8')") as copy:
+                with cur.copy(
+                    f"copy raw.events ({_EVENT_COLUMNS}) from stdin (encoding 'utf8')"
+                ) as copy:
                     for block in reader.results(stream):
                         if block.events_copy:
                             copy.write(with_batch(block.events_copy, batch_id))
@@ -432,12 +441,15 @@ def _land_stream(conn: psycopg.Connection, path: Path, stream: _FileStream,
                         result.quarantined += block.rejected
             except (OSError, EOFError, zlib.error) as exc:
                 raise LandingError(
-                    f"{path}: cannot read after line {result.lines_read}: {exc}") from exc
+                    f"{path}: cannot read after line {result.lines_read}: {exc}"
+                ) from exc
             result.landed = result.lines_read - result.quarantined - result.blank
             if result.quarantined:
                 rejected.seek(0)
-                with cur.copy("copy raw.quarantine (batch_id, line_no, source_file, field, "
-                              "reason, raw_line) from stdin (encoding 'utf8')") as copy:
+                with cur.copy(
+                    "copy raw.quarantine (batch_id, line_no, source_file, field, "
+                    "reason, raw_line) from stdin (encoding 'utf8')"
+                ) as copy:
                     while chunk := rejected.read(1 << 20):
                         copy.write(chunk)
 
@@ -445,16 +457,23 @@ def _land_stream(conn: psycopg.Connection, path: Path, stream: _FileStream,
             "update raw.load_batches set sha256 = %s, lines_read = %s, events_landed = %s, "
             "lines_quarantined = %s, blank_lines = %s, finished_at = clock_timestamp() "
             "where batch_id = %s",
-            [stream.sha256, result.lines_read, result.landed, result.quarantined,
-             result.blank, batch_id],
+            [
+                stream.sha256,
+                result.lines_read,
+                result.landed,
+                result.quarantined,
+                result.blank,
+                batch_id,
+            ],
         )
         result.batch_id = batch_id
     result.seconds = time.perf_counter() - started
     return result
 
 
-def land(conn: psycopg.Connection, paths: Iterable[str | Path],
-         echo: Callable[[str], None] | None = None) -> LandingReport:
+def land(
+    conn: psycopg.Connection, paths: Iterable[str | Path], echo: Callable[[str], None] | None = None
+) -> LandingReport:
     """Land every file under `paths`; an unreadable file is reported and the others go on."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         # Inside an open transaction every file's transaction would be a mere savepoint, and
@@ -490,9 +509,13 @@ def _maybe_landed(conn: psycopg.Connection, files: list[Path]) -> set[Path]:
     """The files of the same size as a landed batch: only those can be skipped as landed."""
     sizes = {path: size for path in files if (size := _stat(path)[0]) is not None}
     with conn.transaction():
-        landed = {row[0] for row in conn.execute(
-            "select distinct size_bytes from raw.load_batches where size_bytes = any(%s)",
-            [list(set(sizes.values()))])}
+        landed = {
+            row[0]
+            for row in conn.execute(
+                "select distinct size_bytes from raw.load_batches where size_bytes = any(%s)",
+                [list(set(sizes.values()))],
+            )
+        }
     return {path for path, size in sizes.items() if size in landed}
 
 

@@ -17,8 +17,15 @@ import orjson
 
 from ingestion.catalog import MAX_EVENT_ID_LENGTH, SUPPORTED_SCHEMA_MAJOR
 
-REQUIRED_STRINGS = ("event_id", "event_type", "occurred_at", "tenant_id", "region", "player_id",
-                    "schema_version")
+REQUIRED_STRINGS = (
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "tenant_id",
+    "region",
+    "player_id",
+    "schema_version",
+)
 _SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?")
 _COPY_SPECIALS = ("\\", "\t", "\n", "\r")
 
@@ -26,8 +33,9 @@ _COPY_SPECIALS = ("\\", "\t", "\n", "\r")
 _ENVELOPE = operator.itemgetter(*REQUIRED_STRINGS)
 # The usual RFC 3339 form ('2026-01-01T12:00:00.123Z', '...+02:00'): every value it matches
 # passes `_timestamp`'s shape checks unchanged, so the fast path need only add the calendar check.
-_COMMON_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)",
-                               re.ASCII).fullmatch
+_COMMON_TIMESTAMP = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)", re.ASCII
+).fullmatch
 # schema_version values already found valid: a file holds a handful of distinct ones, and a set
 # lookup is much cheaper than the semver match. Bounded, so hostile input cannot grow it.
 _ACCEPTED_VERSIONS: set[str] = set()
@@ -67,8 +75,12 @@ def _contains_nul(value: object) -> bool:
 def copy_escape(value: str) -> str:
     """Escape a value for PostgreSQL's COPY text format."""
     if any(ch in value for ch in _COPY_SPECIALS):
-        value = (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                 .replace("\r", "\\r"))
+        value = (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
     return value
 
 
@@ -83,9 +95,17 @@ def _timestamp(doc: dict, field: str) -> str | Rejection:
     if not isinstance(value, str):
         return Rejection(field, f"{field} must be an RFC 3339 string, got {_json_type(value)}")
     n = len(value)
-    if not (19 <= n <= 35 and value[4] == "-" and value[7] == "-" and value[10] in "Tt "
-            and value[13] == ":" and value[16] == ":" and value[:4].isdigit()
-            and (n == 19 or value[19] in ".Zz+-") and "," not in value):
+    if not (
+        19 <= n <= 35
+        and value[4] == "-"
+        and value[7] == "-"
+        and value[10] in "Tt "
+        and value[13] == ":"
+        and value[16] == ":"
+        and value[:4].isdigit()
+        and (n == 19 or value[19] in ".Zz+-")
+        and "," not in value
+    ):
         return Rejection(field, f"{field} is not an RFC 3339 timestamp: {value[:64]!r}")
     if not (value[-1] in "Zz" or (value[-6] in "+-" and value[-3] == ":")):
         return Rejection(field, f"{field} has no UTC offset (Z or +hh:mm): {value!r}")
@@ -103,11 +123,12 @@ def _version(value: str) -> Rejection | None:
         return None
     version = _SEMVER.fullmatch(value)
     if version is None:
-        return Rejection("schema_version",
-                         f"schema_version is not a semver string: {value[:32]!r}")
+        return Rejection("schema_version", f"schema_version is not a semver string: {value[:32]!r}")
     if int(version.group(1)) != SUPPORTED_SCHEMA_MAJOR:
-        return Rejection("schema_version",
-                         f"schema_version major must be {SUPPORTED_SCHEMA_MAJOR}, got {value!r}")
+        return Rejection(
+            "schema_version",
+            f"schema_version major must be {SUPPORTED_SCHEMA_MAJOR}, got {value!r}",
+        )
     if len(_ACCEPTED_VERSIONS) < _ACCEPTED_VERSIONS_MAX:
         _ACCEPTED_VERSIONS.add(value)
     return None
@@ -138,9 +159,13 @@ def _fast_row(line: bytes) -> str | None:
     payload = doc.get("payload")
     ingested_at = doc.get("ingested_at")
     trace_id = doc.get("trace_id")
-    if (type(payload) is not dict or len(event_id) > MAX_EVENT_ID_LENGTH
-            or schema_version not in _ACCEPTED_VERSIONS or not _COMMON_TIMESTAMP(occurred_at)
-            or not (trace_id is None or type(trace_id) is str)):
+    if (
+        type(payload) is not dict
+        or len(event_id) > MAX_EVENT_ID_LENGTH
+        or schema_version not in _ACCEPTED_VERSIONS
+        or not _COMMON_TIMESTAMP(occurred_at)
+        or not (trace_id is None or type(trace_id) is str)
+    ):
         return None
     try:
         datetime.fromisoformat(occurred_at)
@@ -150,10 +175,20 @@ def _fast_row(line: bytes) -> str | None:
             datetime.fromisoformat(ingested_at)
     except ValueError:
         return None
-    return "\t".join((event_id, event_type, occurred_at,
-                      "\\N" if ingested_at is None else ingested_at, tenant_id, region,
-                      player_id, "\\N" if trace_id is None else trace_id, schema_version,
-                      orjson.dumps(payload).decode()))
+    return "\t".join(
+        (
+            event_id,
+            event_type,
+            occurred_at,
+            "\\N" if ingested_at is None else ingested_at,
+            tenant_id,
+            region,
+            player_id,
+            "\\N" if trace_id is None else trace_id,
+            schema_version,
+            orjson.dumps(payload).decode(),
+        )
+    )
 
 
 def validate_line(line: bytes) -> str | Rejection:
@@ -182,8 +217,10 @@ def _checked_row(line: bytes) -> str | Rejection:
 
     event_id = doc["event_id"]
     if len(event_id) > MAX_EVENT_ID_LENGTH:
-        return Rejection("event_id", f"event_id is {len(event_id)} characters long, "
-                                     f"more than {MAX_EVENT_ID_LENGTH}")
+        return Rejection(
+            "event_id",
+            f"event_id is {len(event_id)} characters long, more than {MAX_EVENT_ID_LENGTH}",
+        )
 
     version_rejection = _version(doc["schema_version"])
     if version_rejection is not None:
@@ -212,12 +249,23 @@ def _checked_row(line: bytes) -> str | Rejection:
         # PostgreSQL cannot store U+0000 in text or jsonb; one such line would fail the file.
         for field, value in doc.items():
             if _contains_nul(value):
-                return Rejection(field, f"{field} contains the character U+0000, "
-                                        "which PostgreSQL cannot store")
+                return Rejection(
+                    field, f"{field} contains the character U+0000, which PostgreSQL cannot store"
+                )
     payload_text = orjson.dumps(payload).decode()
 
-    fields = [event_id, doc["event_type"], occurred_at, ingested_at, doc["tenant_id"],
-              doc["region"], doc["player_id"], trace_id, doc["schema_version"], payload_text]
+    fields = [
+        event_id,
+        doc["event_type"],
+        occurred_at,
+        ingested_at,
+        doc["tenant_id"],
+        doc["region"],
+        doc["player_id"],
+        trace_id,
+        doc["schema_version"],
+        payload_text,
+    ]
     if b"\\" in line:
         # Decoded JSON strings can hold a backslash, tab or newline only if the line had a
         # backslash escape, so most lines skip escaping entirely.
@@ -308,11 +356,17 @@ def validate_block(block: bytes, first_line_no: int, source: str) -> BlockResult
                     continue
                 checked = _checked_row(line)
                 if isinstance(checked, Rejection):
-                    rejected.append("\t".join((
-                        str(line_no), source_escaped,
-                        copy_escape(checked.field) if checked.field else "\\N",
-                        copy_escape(checked.reason), copy_escape(_printable(line)),
-                    )))
+                    rejected.append(
+                        "\t".join(
+                            (
+                                str(line_no),
+                                source_escaped,
+                                copy_escape(checked.field) if checked.field else "\\N",
+                                copy_escape(checked.reason),
+                                copy_escape(_printable(line)),
+                            )
+                        )
+                    )
                     continue
                 row = checked
             append(f"{line_no}\t{row}")
@@ -323,5 +377,7 @@ def validate_block(block: bytes, first_line_no: int, source: str) -> BlockResult
     return BlockResult(
         events_copy="".join(events).encode(),
         quarantine_copy=("\n".join(rejected) + "\n").encode() if rejected else b"",
-        lines=lines, blank=blank, rejected=len(rejected),
+        lines=lines,
+        blank=blank,
+        rejected=len(rejected),
     )

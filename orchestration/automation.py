@@ -15,12 +15,16 @@ RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FA
 
 
 def build_automation(job: Any) -> tuple[list[Any], list[Any]]:
-    @dg.sensor(job=job, minimum_interval_seconds=30,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Starts the warehouse job when new files appear in the landing "
-                           "directory (DWH_HOME/landing or DWH_LANDING_DIR).")
-    def landing_sensor(context: dg.SensorEvaluationContext,
-                       warehouse: WarehouseResource) -> dg.SensorResult | dg.SkipReason:
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Starts the warehouse job when new files appear in the landing "
+        "directory (DWH_HOME/landing or DWH_LANDING_DIR).",
+    )
+    def landing_sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult | dg.SkipReason:
         directory = load_settings().landing_dir
         with warehouse.connect() as conn:
             files = unseen_files(conn, directory)
@@ -28,28 +32,49 @@ def build_automation(job: Any) -> tuple[list[Any], list[Any]]:
             return dg.SkipReason(f"no new files in {directory}")
         # The same set of unseen files asks for one run only, however many ticks see it.
         key = hashlib.sha256("\n".join(sorted(map(str, files))).encode()).hexdigest()[:16]
-        return dg.SensorResult(run_requests=[dg.RunRequest(
-            run_key=f"landing-{key}",
-            tags={**RUN_RETRY_TAGS, "dwh/trigger": "landing_sensor",
-                  "dwh/new_files": str(len(files))},
-        )])
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=f"landing-{key}",
+                    tags={
+                        **RUN_RETRY_TAGS,
+                        "dwh/trigger": "landing_sensor",
+                        "dwh/new_files": str(len(files)),
+                    },
+                )
+            ]
+        )
 
     hourly = dg.ScheduleDefinition(
-        name="warehouse_hourly", job=job, cron_schedule="0 * * * *",
-        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+        name="warehouse_hourly",
+        job=job,
+        cron_schedule="0 * * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
         tags={**RUN_RETRY_TAGS, "dwh/trigger": "hourly"},
         description="The incremental warehouse job, hourly: lands what the sensor has not, "
-                    "and rebuilds what changed.",
+        "and rebuilds what changed.",
     )
     daily = dg.ScheduleDefinition(
-        name="warehouse_daily", job=job, cron_schedule="30 3 * * *",
-        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+        name="warehouse_daily",
+        job=job,
+        cron_schedule="30 3 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
         tags={**RUN_RETRY_TAGS, "dwh/trigger": "daily"},
-        run_config={"ops": {"warehouse_dbt_assets": {"config": {
-            # Daily sweep: recompute the event-time marts over the last lookback days, which
-            # also refreshes anything a partial run may have left behind.
-            "dbt_vars": '{"recompute_recent_days": 3}'}}}},
+        run_config={
+            "ops": {
+                "warehouse_dbt_assets": {
+                    "config": {
+                        # Daily sweep: recompute the event-time marts over the last
+                        # lookback days, which also refreshes anything a partial run may
+                        # have left behind.
+                        "dbt_vars": '{"recompute_recent_days": 3}'
+                    }
+                }
+            }
+        },
         description="Daily: the warehouse job with the event-time marts recomputed over the "
-                    "last lookback days.",
+        "last lookback days.",
     )
     return [landing_sensor], [hourly, daily]

@@ -22,17 +22,21 @@ warehouse_job = dg.define_asset_job(
     "warehouse",
     selection=dg.AssetSelection.all(),
     description="Land new event files, build bronze, silver and the gold candidates with "
-                "their tests, validate the candidates with GX, and publish them to gold.",
+    "their tests, validate the candidates with GX, and publish them to gold.",
     executor_def=dg.in_process_executor,
 )
-
 
 
 @dg.daily_partitioned_config(start_date="2025-01-01", timezone="UTC")
 def _backfill_day(start, _end):  # type: ignore[no-untyped-def]
     day = start.strftime("%Y-%m-%d")
-    return {"ops": {"warehouse_dbt_assets": {"config": {
-        "dbt_vars": f'{{"backfill_from": "{day}", "backfill_to": "{day}"}}'}}}}
+    return {
+        "ops": {
+            "warehouse_dbt_assets": {
+                "config": {"dbt_vars": f'{{"backfill_from": "{day}", "backfill_to": "{day}"}}'}
+            }
+        }
+    }
 
 
 # Daily partitions of event time: a backfill of a range of days (from the UI's partitions
@@ -43,7 +47,7 @@ backfill_job = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(land_event_files),
     config=_backfill_day,
     description="Recompute days of the event-time marts (one partition = one UTC day), "
-                "validate and publish.",
+    "validate and publish.",
     executor_def=dg.in_process_executor,
 )
 

@@ -14,7 +14,10 @@ CANDIDATE_SCHEMA = "gold_candidate"
 @cache
 def gold_marts(manifest_path: Path | None = None) -> tuple[str, ...]:
     manifest = json.loads(Path(manifest_path or dbt_project.manifest_path).read_text())
-    return tuple(sorted(
-        node["name"] for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["fqn"][1:2] == ["gold"]
-    ))
+    return tuple(
+        sorted(
+            node["name"]
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and node["fqn"][1:2] == ["gold"]
+        )
+    )

@@ -1,6 +1,5 @@
 """Resources, configured from environment variables."""
 
-
 import os
 
 import dagster as dg

@@ -16,8 +16,12 @@ class WarehouseTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        return dg.AssetKey([dbt_resource_props["config"]["schema"] or "public",
-                            dbt_resource_props["alias"] or dbt_resource_props["name"]])
+        return dg.AssetKey(
+            [
+                dbt_resource_props["config"]["schema"] or "public",
+                dbt_resource_props["alias"] or dbt_resource_props["name"],
+            ]
+        )
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":

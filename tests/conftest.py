@@ -91,8 +91,9 @@ def module_warehouse_url(databases: DatabaseFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def warehouse_url(databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch,
-                  tmp_path: Path) -> str:
+def warehouse_url(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> str:
     """A fresh, empty database; DWH_DATABASE_URL points at it for the test's duration."""
     url = databases.create()
     monkeypatch.setenv("DWH_DATABASE_URL", url)

@@ -30,9 +30,17 @@ def ts(value: str | datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def event(event_type: str, occurred_at: str | datetime, *, player: str = "p_1",
-          brand: str = "brand-1", region: str = "EU", event_id: str | None = None,
-          ingested_at: str | datetime | None = None, **payload: Any) -> dict[str, Any]:
+def event(
+    event_type: str,
+    occurred_at: str | datetime,
+    *,
+    player: str = "p_1",
+    brand: str = "brand-1",
+    region: str = "EU",
+    event_id: str | None = None,
+    ingested_at: str | datetime | None = None,
+    **payload: Any,
+) -> dict[str, Any]:
     """One envelope-valid event; payload fields as keyword arguments."""
     doc: dict[str, Any] = {
         "event_id": event_id or f"e-{_PREFIX}-{next(_ids):08d}",
@@ -73,8 +81,9 @@ def write_events(path: Path, events: Iterable[dict[str, Any] | str | bytes]) -> 
     return path
 
 
-def land_events(url: str, path: Path, events: Iterable[dict[str, Any] | str | bytes]
-                ) -> LandingReport:
+def land_events(
+    url: str, path: Path, events: Iterable[dict[str, Any] | str | bytes]
+) -> LandingReport:
     write_events(path, events)
     with psycopg.connect(url) as conn:
         return land(conn, [path])

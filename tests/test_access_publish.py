@@ -21,16 +21,22 @@ def login_url(url: str, user: str, password: str) -> str:
 def candidate(url: str, revenue: list[tuple[str, int]], players: list[tuple[str, str]]) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("create schema if not exists gold_candidate")
-        conn.execute("drop table if exists gold_candidate.fct_demo_revenue, "
-                     "gold_candidate.fct_demo_players")
-        conn.execute("create table gold_candidate.fct_demo_revenue "
-                     "(brand_id text not null, ggr_minor bigint)")
-        conn.execute("create table gold_candidate.fct_demo_players "
-                     "(brand_id text not null, player_id text)")
-        conn.cursor().executemany("insert into gold_candidate.fct_demo_revenue values (%s, %s)",
-                                  revenue)
-        conn.cursor().executemany("insert into gold_candidate.fct_demo_players values (%s, %s)",
-                                  players)
+        conn.execute(
+            "drop table if exists gold_candidate.fct_demo_revenue, gold_candidate.fct_demo_players"
+        )
+        conn.execute(
+            "create table gold_candidate.fct_demo_revenue "
+            "(brand_id text not null, ggr_minor bigint)"
+        )
+        conn.execute(
+            "create table gold_candidate.fct_demo_players (brand_id text not null, player_id text)"
+        )
+        conn.cursor().executemany(
+            "insert into gold_candidate.fct_demo_revenue values (%s, %s)", revenue
+        )
+        conn.cursor().executemany(
+            "insert into gold_candidate.fct_demo_players values (%s, %s)", players
+        )
         for schema in ("raw", "silver"):
             conn.execute(f"create schema if not exists {schema}")
             conn.execute(f"create table if not exists {schema}.secret (x int)")
@@ -41,8 +47,11 @@ MARTS = ["fct_demo_revenue", "fct_demo_players"]
 
 @pytest.fixture
 def published(warehouse_url: str) -> str:
-    candidate(warehouse_url, [("brand-1", 100), ("brand-2", 200)],
-              [("brand-1", "p_1"), ("brand-2", "p_2"), ("brand-2", "p_3")])
+    candidate(
+        warehouse_url,
+        [("brand-1", 100), ("brand-2", 200)],
+        [("brand-1", "p_1"), ("brand-2", "p_2"), ("brand-2", "p_3")],
+    )
     with psycopg.connect(warehouse_url) as conn:
         publish(conn, MARTS, run_id="run-1", check_results={"fct_demo_revenue": {"ok": True}})
     return warehouse_url
@@ -50,10 +59,12 @@ def published(warehouse_url: str) -> str:
 
 def test_publication_copies_every_mart_and_records_it(published: str) -> None:
     assert sorted(query(published, "select * from gold.fct_demo_revenue")) == [
-        ("brand-1", 100), ("brand-2", 200)]
-    assert query(published, "select run_id, status, marts, row_counts from audit.publications"
-                 ) == [("run-1", "published", MARTS,
-                        {"fct_demo_revenue": 2, "fct_demo_players": 3})]
+        ("brand-1", 100),
+        ("brand-2", 200),
+    ]
+    assert query(published, "select run_id, status, marts, row_counts from audit.publications") == [
+        ("run-1", "published", MARTS, {"fct_demo_revenue": 2, "fct_demo_players": 3})
+    ]
 
 
 def test_bi_reader_reads_gold_and_nothing_else(published: str) -> None:
@@ -62,8 +73,13 @@ def test_bi_reader_reads_gold_and_nothing_else(published: str) -> None:
         password = grant_reader(conn, name)
     with psycopg.connect(login_url(published, name, password), autocommit=True) as reader:
         assert reader.execute("select count(*) from gold.fct_demo_players").fetchone() == (3,)
-        for relation in ("raw.secret", "silver.secret", "audit.publications",
-                         "gold_candidate.fct_demo_revenue", "security.brand_scopes"):
+        for relation in (
+            "raw.secret",
+            "silver.secret",
+            "audit.publications",
+            "gold_candidate.fct_demo_revenue",
+            "security.brand_scopes",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 reader.execute(f"select * from {relation}")
 
@@ -85,36 +101,48 @@ def test_audit_rows_cannot_be_changed_by_readers_nor_by_granted_roles(published:
     with psycopg.connect(published) as conn:
         password = grant_reader(conn, name)
     with psycopg.connect(login_url(published, name, password), autocommit=True) as reader:
-        for statement in ("update audit.publications set status = 'blocked'",
-                          "delete from audit.publications"):
+        for statement in (
+            "update audit.publications set status = 'blocked'",
+            "delete from audit.publications",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 reader.execute(statement)
     # even a role later granted update/delete is refused by the append-only trigger
     with psycopg.connect(published) as conn:
         conn.execute(f"grant usage on schema audit to {name}")
         conn.execute(f"grant select, update, delete on audit.publications to {name}")
-    with (psycopg.connect(login_url(published, name, password), autocommit=True) as reader,
-          pytest.raises(psycopg.errors.RaiseException, match="append-only")):
+    with (
+        psycopg.connect(login_url(published, name, password), autocommit=True) as reader,
+        pytest.raises(psycopg.errors.RaiseException, match="append-only"),
+    ):
         reader.execute("delete from audit.publications")
     assert query(published, "select count(*) from audit.publications") == [(1,)]
 
 
 def test_a_blocked_attempt_leaves_gold_byte_identical_and_is_recorded(published: str) -> None:
     def fingerprint() -> list[tuple[object, ...]]:
-        return query(published, "select md5(string_agg(t::text, '|' order by t::text)) "
-                                "from gold.fct_demo_revenue t")
+        return query(
+            published,
+            "select md5(string_agg(t::text, '|' order by t::text)) from gold.fct_demo_revenue t",
+        )
 
     before = fingerprint()
     candidate(published, [("brand-1", -999)], [])  # a corrupted candidate
     with psycopg.connect(published) as conn:
-        record_blocked(conn, MARTS, run_id="run-2",
-                       check_results={"fct_demo_revenue": {"success": False}},
-                       message="fct_demo_revenue: ggr_minor = stake - win failed")
+        record_blocked(
+            conn,
+            MARTS,
+            run_id="run-2",
+            check_results={"fct_demo_revenue": {"success": False}},
+            message="fct_demo_revenue: ggr_minor = stake - win failed",
+        )
     assert fingerprint() == before
-    assert query(published, "select run_id, status, message from audit.publications "
-                            "order by publication_id") == [
+    assert query(
+        published, "select run_id, status, message from audit.publications order by publication_id"
+    ) == [
         ("run-1", "published", None),
-        ("run-2", "blocked", "fct_demo_revenue: ggr_minor = stake - win failed")]
+        ("run-2", "blocked", "fct_demo_revenue: ggr_minor = stake - win failed"),
+    ]
 
 
 def test_readers_see_a_whole_publication_or_the_previous_one(published: str) -> None:
@@ -128,12 +156,14 @@ def test_readers_see_a_whole_publication_or_the_previous_one(published: str) -> 
         with psycopg.connect(published) as conn:
             publish(conn, MARTS, run_id="run-3")
         # the open transaction still sees the previous publication in every table
-        assert reader.execute("select sum(ggr_minor) from gold.fct_demo_revenue"
-                              ).fetchone() == first == (300,)
+        assert (
+            reader.execute("select sum(ggr_minor) from gold.fct_demo_revenue").fetchone()
+            == first
+            == (300,)
+        )
         assert reader.execute("select count(*) from gold.fct_demo_players").fetchone() == (3,)
         reader.commit()
-        assert reader.execute("select sum(ggr_minor) from gold.fct_demo_revenue"
-                              ).fetchone() == (3,)
+        assert reader.execute("select sum(ggr_minor) from gold.fct_demo_revenue").fetchone() == (3,)
         assert reader.execute("select count(*) from gold.fct_demo_players").fetchone() == (1,)
 
 
@@ -143,13 +173,18 @@ def test_cli_creates_a_brand_reader_that_can_log_in(published: str) -> None:
     import sys
 
     name = f"cli_{uuid.uuid4().hex[:8]}"
-    proc = subprocess.run([sys.executable, "-m", "warehouse.cli", "grant-brand-reader", name,
-                           "brand-2"], text=True, capture_output=True, env=dict(os.environ),
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "warehouse.cli", "grant-brand-reader", name, "brand-2"],
+        text=True,
+        capture_output=True,
+        env=dict(os.environ),
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"{name} may read gold rows of brand-2" in proc.stdout
     password = proc.stdout.split("password: ", 1)[1].strip()
     with psycopg.connect(login_url(published, name, password)) as reader:
-        rows = reader.execute("select brand_id, player_id from gold.fct_demo_players "
-                              "order by 2").fetchall()
+        rows = reader.execute(
+            "select brand_id, player_id from gold.fct_demo_players order by 2"
+        ).fetchall()
     assert rows == [("brand-2", "p_2"), ("brand-2", "p_3")]

@@ -560,8 +560,11 @@ BATCH_2 = [
     trig("v1", "10:00:10", "p_v", "dev_v", "chat", 3),
 ]
 
-GOLD = ("gold_candidate.fct_affinity_ledger", "gold_candidate.dim_affinity_device",
-        "gold_candidate.fct_affinity_rewards")
+GOLD = (
+    "gold_candidate.fct_affinity_ledger",
+    "gold_candidate.dim_affinity_device",
+    "gold_candidate.fct_affinity_rewards",
+)
 
 
 def silver_snapshot(url: str) -> list[tuple[Any, ...]]:

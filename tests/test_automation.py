@@ -46,8 +46,9 @@ def test_the_sensor_asks_for_one_run_per_set_of_new_files(defs, landing: Path) -
 
     report = run_warehouse_job(ephemeral_instance=True)
     assert report.success, report.failure
-    assert isinstance(sensor(dg.build_sensor_context(resources={"warehouse": WarehouseResource()})),
-                      dg.SkipReason)
+    assert isinstance(
+        sensor(dg.build_sensor_context(resources={"warehouse": WarehouseResource()})), dg.SkipReason
+    )
 
 
 def test_schedules_run_the_job_with_valid_config(defs) -> None:  # type: ignore[no-untyped-def]
@@ -58,17 +59,22 @@ def test_schedules_run_the_job_with_valid_config(defs) -> None:  # type: ignore[
     for schedule in (hourly, daily):
         tick = datetime(2026, 3, 2, 3, 30, tzinfo=UTC)
         [request] = schedule.evaluate_tick(
-            dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+            dg.build_schedule_context(scheduled_execution_time=tick)
+        ).run_requests
         assert request.tags["dagster/max_retries"] == "2"
         dg.validate_run_config(job, request.run_config)
-    [daily_request] = daily.evaluate_tick(dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 3, 2, 3, 30, tzinfo=UTC))).run_requests
+    [daily_request] = daily.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 3, 30, tzinfo=UTC))
+    ).run_requests
     dbt_vars = daily_request.run_config["ops"]["warehouse_dbt_assets"]["config"]["dbt_vars"]
     assert "recompute_recent_days" in dbt_vars
 
 
-def test_a_backfill_recomputes_and_republishes_its_days(defs, warehouse_url: str,  # type: ignore[no-untyped-def]
-                                                        landing: Path) -> None:
+def test_a_backfill_recomputes_and_republishes_its_days(
+    defs,
+    warehouse_url: str,  # type: ignore[no-untyped-def]
+    landing: Path,
+) -> None:
     generate(GeneratorConfig(players=60, days=4, seed=9, start_date=date(2026, 3, 1)), landing)
     report = run_warehouse_job(ephemeral_instance=True)
     assert report.success, report.failure
@@ -78,23 +84,33 @@ def test_a_backfill_recomputes_and_republishes_its_days(defs, warehouse_url: str
 
     # a day lost from the candidate (a bad manual fix, a partial restore): new events never
     # touch it again, so only a backfill brings it back
-    query(warehouse_url, "with gone as (delete from gold_candidate.fct_revenue_daily "
-                         "where day = '2026-03-02' returning 1) select count(*) from gone")
+    query(
+        warehouse_url,
+        "with gone as (delete from gold_candidate.fct_revenue_daily "
+        "where day = '2026-03-02' returning 1) select count(*) from gone",
+    )
     run = run_warehouse_job(ephemeral_instance=True)
     assert run.success, run.failure
-    assert [r for r in table_snapshot(warehouse_url, "gold.fct_revenue_daily")
-            if str(r[0]) == "2026-03-02"] == []
+    assert [
+        r
+        for r in table_snapshot(warehouse_url, "gold.fct_revenue_daily")
+        if str(r[0]) == "2026-03-02"
+    ] == []
 
     backfill = run_backfill("2026-03-02", "2026-03-02", ephemeral_instance=True)
     assert backfill.success, backfill.failure
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == good
 
     # the same through the partitioned backfill job, one partition = one day
-    query(warehouse_url, "with gone as (delete from gold_candidate.fct_revenue_daily "
-                         "where day = '2026-03-02' returning 1) select count(*) from gone")
+    query(
+        warehouse_url,
+        "with gone as (delete from gold_candidate.fct_revenue_daily "
+        "where day = '2026-03-02' returning 1) select count(*) from gone",
+    )
     job = defs.resolve_job_def("backfill")
     assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
-    result = job.execute_in_process(partition_key="2026-03-02",
-                                    instance=dg.DagsterInstance.ephemeral())
+    result = job.execute_in_process(
+        partition_key="2026-03-02", instance=dg.DagsterInstance.ephemeral()
+    )
     assert result.success
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == good

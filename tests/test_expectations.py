@@ -38,9 +38,14 @@ def execute(url: str, sql: str) -> None:
 # --- hand-made marts --------------------------------------------------------------------------
 
 
-def _bets_rollup_rows(brand: str, bets: list[tuple[str, int | None, int]], *,
-                      game: str = "game-1", granularity: str | None = None,
-                      **changes: object) -> str:
+def _bets_rollup_rows(
+    brand: str,
+    bets: list[tuple[str, int | None, int]],
+    *,
+    game: str = "game-1",
+    granularity: str | None = None,
+    **changes: object,
+) -> str:
     """The 1m, 5m, 1h and 1d rows of one slice holding `bets` (time, stake, win), as VALUES
     tuples; `changes` overrides columns (on every row, or on `granularity` rows only)."""
     starts = {
@@ -58,10 +63,16 @@ def _bets_rollup_rows(brand: str, bets: list[tuple[str, int | None, int]], *,
             buckets[bucket] = [n + 1, None if stake is None or s is None else s + stake, w + win]
         for bucket, (n, s, w) in buckets.items():
             row: dict[str, object] = {
-                "granularity": f"'{gran}'", "bucket_start": f"'{bucket.isoformat()}+00'",
-                "brand_id": f"'{brand}'", "region": "'EU'", "provider_id": "'prov-1'",
-                "game_id": f"'{game}'", "currency": "'EUR'", "bets_settled": n,
-                "stake_minor": "null" if s is None else s, "win_minor": w,
+                "granularity": f"'{gran}'",
+                "bucket_start": f"'{bucket.isoformat()}+00'",
+                "brand_id": f"'{brand}'",
+                "region": "'EU'",
+                "provider_id": "'prov-1'",
+                "game_id": f"'{game}'",
+                "currency": "'EUR'",
+                "bets_settled": n,
+                "stake_minor": "null" if s is None else s,
+                "win_minor": w,
                 "ggr_minor": 0 if s is None else s - w,
                 "rtp": "null" if not s else f"{w}::numeric / {s}",
                 "day": f"'{bucket.date().isoformat()}'",
@@ -72,8 +83,10 @@ def _bets_rollup_rows(brand: str, bets: list[tuple[str, int | None, int]], *,
     return ",\n".join(rows)
 
 
-ROLLUP_COLUMNS = ("granularity, bucket_start, brand_id, region, provider_id, game_id, currency, "
-                  "bets_settled, stake_minor, win_minor, ggr_minor, rtp, day")
+ROLLUP_COLUMNS = (
+    "granularity, bucket_start, brand_id, region, provider_id, game_id, currency, "
+    "bets_settled, stake_minor, win_minor, ggr_minor, rtp, day"
+)
 
 
 def _rollup_insert(values: str) -> str:
@@ -94,27 +107,45 @@ CASES: dict[str, Case] = {
         ddl="""granularity text, bucket_start timestamptz, brand_id text, region text,
             provider_id text, game_id text, currency text, bets_settled bigint,
             stake_minor bigint, win_minor bigint, ggr_minor bigint, rtp numeric, day date""",
-        good=_rollup_insert(",\n".join([
-            _bets_rollup_rows("brand-1", [("2026-01-01 10:01:10", 100, 50),
-                                          ("2026-01-01 10:07:30", 200, 0)]),
-            _bets_rollup_rows("brand-1", [("2026-01-01 11:00:10", 0, 0)], game="game-2"),
-        ])),
-        breaks="\n".join(_rollup_insert(v) for v in [
-            _bets_rollup_rows("bad-ggr", [("2026-01-01 10:01:00", 100, 40)], ggr_minor=70),
-            _bets_rollup_rows("bad-rtp", [("2026-01-01 10:01:00", 100, 40)], rtp=0.5),
-            _bets_rollup_rows("bad-rtp-null", [("2026-01-01 10:01:00", 100, 40)], rtp="null"),
-            _bets_rollup_rows("bad-zero", [("2026-01-01 10:01:00", 0, 0)], bets_settled=0),
-            _bets_rollup_rows("bad-null", [("2026-01-01 10:01:00", None, 0)]),
-            _bets_rollup_rows("bad-align", [("2026-01-01 10:03:00", 10, 0)], granularity="5m",
-                              bucket_start="'2026-01-01 10:03:00+00'"),
-            _bets_rollup_rows("bad-day", [("2026-01-01 10:03:00", 10, 0)], day="'2026-01-02'"),
-            _bets_rollup_rows("bad-rollup", [("2026-01-01 10:03:00", 90, 40)],
-                              granularity="1m", stake_minor=100, ggr_minor=60,
-                              rtp="40::numeric / 100"),
-            "('2m', '2026-01-01 10:00+00', 'bad-gran', 'EU', 'prov-1', 'game-1', 'EUR', 1, 5, "
-            "0, 5, 0, '2026-01-01')",
-            _bets_rollup_rows("brand-1", [("2026-01-01 11:00:10", 0, 0)], game="game-2"),
-        ]),
+        good=_rollup_insert(
+            ",\n".join(
+                [
+                    _bets_rollup_rows(
+                        "brand-1",
+                        [("2026-01-01 10:01:10", 100, 50), ("2026-01-01 10:07:30", 200, 0)],
+                    ),
+                    _bets_rollup_rows("brand-1", [("2026-01-01 11:00:10", 0, 0)], game="game-2"),
+                ]
+            )
+        ),
+        breaks="\n".join(
+            _rollup_insert(v)
+            for v in [
+                _bets_rollup_rows("bad-ggr", [("2026-01-01 10:01:00", 100, 40)], ggr_minor=70),
+                _bets_rollup_rows("bad-rtp", [("2026-01-01 10:01:00", 100, 40)], rtp=0.5),
+                _bets_rollup_rows("bad-rtp-null", [("2026-01-01 10:01:00", 100, 40)], rtp="null"),
+                _bets_rollup_rows("bad-zero", [("2026-01-01 10:01:00", 0, 0)], bets_settled=0),
+                _bets_rollup_rows("bad-null", [("2026-01-01 10:01:00", None, 0)]),
+                _bets_rollup_rows(
+                    "bad-align",
+                    [("2026-01-01 10:03:00", 10, 0)],
+                    granularity="5m",
+                    bucket_start="'2026-01-01 10:03:00+00'",
+                ),
+                _bets_rollup_rows("bad-day", [("2026-01-01 10:03:00", 10, 0)], day="'2026-01-02'"),
+                _bets_rollup_rows(
+                    "bad-rollup",
+                    [("2026-01-01 10:03:00", 90, 40)],
+                    granularity="1m",
+                    stake_minor=100,
+                    ggr_minor=60,
+                    rtp="40::numeric / 100",
+                ),
+                "('2m', '2026-01-01 10:00+00', 'bad-gran', 'EU', 'prov-1', 'game-1', 'EUR', 1, 5, "
+                "0, 5, 0, '2026-01-01')",
+                _bets_rollup_rows("brand-1", [("2026-01-01 11:00:10", 0, 0)], game="game-2"),
+            ]
+        ),
         expected={
             "ggr_minor = stake_minor - win_minor": ("bad-ggr",),
             "rtp = win_minor / stake_minor": ("bad-rtp",),
@@ -127,8 +158,9 @@ CASES: dict[str, Case] = {
             "1m sums = 5m sums in every 5-minute bucket of every slice": ("bad-rollup",),
             "1m sums = 1h sums in every hour of every slice": ("bad-rollup",),
             "1m sums = 1d sums on every UTC day of every slice": ("bad-rollup",),
-            PK.format("granularity, bucket_start, brand_id, region, provider_id, game_id, "
-                      "currency"): ("game-2",),
+            PK.format(
+                "granularity, bucket_start, brand_id, region, provider_id, game_id, currency"
+            ): ("game-2",),
         },
     ),
     "fct_revenue_daily": Case(
@@ -158,12 +190,10 @@ CASES: dict[str, Case] = {
         """,
         expected={
             "ggr_minor = stake_minor - win_minor": ("bad-ggr",),
-            "ngr_minor = ggr_minor - bonus_cost_minor - jackpot_minor - fees_minor":
-                ("bad-ngr",),
+            "ngr_minor = ggr_minor - bonus_cost_minor - jackpot_minor - fees_minor": ("bad-ngr",),
             "rtp = win_minor / stake_minor": ("bad-rtp",),
             "rtp is NULL exactly where stake_minor = 0": ("bad-rtp-null",),
-            "in EUR rows, ggr_eur_minor = ggr_minor and ngr_eur_minor = ngr_minor":
-                ("bad-eur",),
+            "in EUR rows, ggr_eur_minor = ggr_minor and ngr_eur_minor = ngr_minor": ("bad-eur",),
             "ggr_eur_minor never has the opposite sign of ggr_minor": ("bad-sign",),
             "ggr_eur_minor and ngr_eur_minor are NULL together": ("bad-eur-null",),
             "currency is an ISO 4217 code": ("bad-cur",),
@@ -295,10 +325,12 @@ CASES: dict[str, Case] = {
             ('registration', '2026-01-02', 'bad-cohort', 1, 1, 0, 0),
             ('registration', '2026-01-01', 'brand-1', 3, 4, 800, 200);""",
         expected={
-            "ltv_eur_minor = cumulative_ngr_eur_minor / cohort_size (both rounded)":
-                ('"ltv_eur_minor": 200',),
-            "ltv_eur_minor and cumulative_ngr_eur_minor are NULL together":
-                ('"ltv_eur_minor": null',),
+            "ltv_eur_minor = cumulative_ngr_eur_minor / cohort_size (both rounded)": (
+                '"ltv_eur_minor": 200',
+            ),
+            "ltv_eur_minor and cumulative_ngr_eur_minor are NULL together": (
+                '"ltv_eur_minor": null',
+            ),
             "the cohorts and their sizes are those of fct_retention": ("bad-cohort",),
             "a cohort's last offset is min(90, last day with data - cohort_date) (last day "
             "from fct_active_players_daily)": ('"last_offset": 3',),
@@ -371,8 +403,9 @@ CASES: dict[str, Case] = {
             "avg_seconds_between_awards = -1 exactly where awards < 2": ("bad-sentinel",),
             "last_window_seconds = 0 where awards < 2": ("bad-window",),
             "0 <= last_window_seconds <= last_award_at - first_award_at": ("bad-window",),
-            "avg_seconds_between_awards = (last_award_at - first_award_at) / (awards - 1)":
-                ("bad-avg",),
+            "avg_seconds_between_awards = (last_award_at - first_award_at) / (awards - 1)": (
+                "bad-avg",
+            ),
             "first_award_at = last_award_at where awards = 1": ("bad-one",),
             PK.format("brand_id, game_id, task_id, player_id"): ('"task_id": "t2"',),
         },
@@ -389,15 +422,15 @@ CASES: dict[str, Case] = {
             insert into {SCHEMA}.fct_points_task values ('brand-1', 'g1', 't-bad', 1, 1, 1, -1);
         """,
         expected={
-            "players = the number of fct_points_user_task rows of the task":
-                ('"task_id": "t1"', "t-bad"),
+            "players = the number of fct_points_user_task rows of the task": (
+                '"task_id": "t1"',
+                "t-bad",
+            ),
             "avg_seconds_between_awards = (latest last_award_at - earliest first_award_at) / "
             "(awards - 1)": ('"task_id": "t1"',),
             "avg_seconds_between_awards = -1 exactly where awards < 2": ('"task_id": "t2"',),
-            "awards = the sum of fct_points_user_task.awards of the task (same tasks)":
-                ("t-bad",),
-            "total_points = the sum of fct_points_user_task.total_points of the task":
-                ("t-bad",),
+            "awards = the sum of fct_points_user_task.awards of the task (same tasks)": ("t-bad",),
+            "total_points = the sum of fct_points_user_task.total_points of the task": ("t-bad",),
         },
     ),
     "fct_points_user_game": Case(
@@ -408,10 +441,12 @@ CASES: dict[str, Case] = {
             update {SCHEMA}.fct_points_user_game set awards = 5 where player_id = 'p1';
             update {SCHEMA}.fct_points_user_game set avg_minutes = 0 where player_id = 'p2';""",
         expected={
-            "awards = the sum of fct_points_user_task.awards over the player's tasks of the game":
-                ('"player_id": "p1"',),
-            "avg_minutes is NULL or > 0 (a mean of non-zero minutes, minutes >= 0)":
-                ('"player_id": "p2"',),
+            "awards = the sum of fct_points_user_task.awards over the player's tasks of the game": (
+                '"player_id": "p1"',
+            ),
+            "avg_minutes is NULL or > 0 (a mean of non-zero minutes, minutes >= 0)": (
+                '"player_id": "p2"',
+            ),
         },
     ),
     "fct_points_game": Case(
@@ -426,10 +461,8 @@ CASES: dict[str, Case] = {
             "exactly where all of theirs are": ('"game_id": "g1"',),
             "players <= awards": ('"game_id": "g1"',),
             "players = the number of fct_points_user_game rows of the game": ("g1", "g-bad"),
-            "awards = the sum of fct_points_user_game.awards of the game (same games)":
-                ("g-bad",),
-            "total_points = the sum of fct_points_user_game.total_points of the game":
-                ("g-bad",),
+            "awards = the sum of fct_points_user_game.awards of the game (same games)": ("g-bad",),
+            "total_points = the sum of fct_points_user_game.total_points of the game": ("g-bad",),
         },
     ),
     # affinity: dev-1 (player p1) chats (+3), is admin-adjusted to level 1, gets a gift, decays,
@@ -481,8 +514,9 @@ CASES: dict[str, Case] = {
             ('bad-outcome', '2026-01-01 09:00+00', 'brand-1', 'p9', 'dev-9', 'chat', 'app',
              'noop_magic', 3, 0, 0, 0, 0, 0, 'affinity.triggered', null);""",
         expected={
-            "per device, before_value = the previous row's after_value (0 for its first row)":
-                ("bad-chain",),
+            "per device, before_value = the previous row's after_value (0 for its first row)": (
+                "bad-chain",
+            ),
             "after_value within [0, 1000]": ("bad-range",),
             "applied_change = 0 for every non-applied outcome": ("bad-noop",),
             "per device, rule and local day, the absolute applied sum <= the rule's daily_cap "
@@ -491,8 +525,7 @@ CASES: dict[str, Case] = {
             "new_level is the level of after_value (0 from 0, 1 from 100, 2 from 250, 3 from "
             "450, 4 from 700, 5 from 1000)": ("bad-level",),
             "outcome in (applied, noop_no_rule, noop_cooldown, noop_device_unbound, "
-            "noop_value_boundary, noop_rule_daily_cap, noop_global_daily_cap)":
-                ("bad-outcome",),
+            "noop_value_boundary, noop_rule_daily_cap, noop_global_daily_cap)": ("bad-outcome",),
         },
     ),
     "dim_affinity_device": Case(
@@ -542,13 +575,17 @@ CASES: dict[str, Case] = {
             where device_id = 'dev-1' and level = 3 and reward_code = 'emote_pack';""",
         expected={
             PK.format("brand_id, device_id, level, reward_code"): ("dev-1",),
-            "a granted level is granted with all its reward codes of affinity_level_rewards":
-                ("dev-1",),
+            "a granted level is granted with all its reward codes of affinity_level_rewards": (
+                "dev-1",
+            ),
             "each grant's event is an applied ledger row of the device, at granted_at, that "
-            "raised the level to at least the granted level from below it":
-                ("dev-2", "dev-3", "dev-q", "emote_pack"),
-            "a device is granted every reward level up to its highest granted level":
-                ("dev-3",),
+            "raised the level to at least the granted level from below it": (
+                "dev-2",
+                "dev-3",
+                "dev-q",
+                "emote_pack",
+            ),
+            "a device is granted every reward level up to its highest granted level": ("dev-3",),
             "(level, reward_code, quantity) is a row of affinity_level_rewards": ("dev-q",),
             "a device's level is granted by one event, once": ('"level": 3',),
         },
@@ -580,10 +617,13 @@ insert into reference.affinity_level_rewards values (1, 'coins', 100), (2, 'coin
 def build_mart(url: str, mart: str) -> None:
     case = CASES[mart]
     good = case.good.strip()
-    insert = (good if good.lower().startswith("insert")
-              else f"insert into {SCHEMA}.{mart} values {good};")
-    execute(url, f"drop table if exists {SCHEMA}.{mart};"
-                 f"create table {SCHEMA}.{mart} ({case.ddl}); {insert}")
+    insert = (
+        good if good.lower().startswith("insert") else f"insert into {SCHEMA}.{mart} values {good};"
+    )
+    execute(
+        url,
+        f"drop table if exists {SCHEMA}.{mart};create table {SCHEMA}.{mart} ({case.ddl}); {insert}",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -626,8 +666,9 @@ def test_suite_passes_on_good_rows(gold: str, gx_home: Path, mart: str) -> None:
 
 
 @pytest.mark.parametrize("mart", list(CASES))
-def test_suite_fails_naming_each_broken_rule_and_its_rows(gold: str, gx_home: Path,
-                                                          mart: str) -> None:
+def test_suite_fails_naming_each_broken_rule_and_its_rows(
+    gold: str, gx_home: Path, mart: str
+) -> None:
     case = CASES[mart]
     try:
         execute(gold, case.breaks)
@@ -650,7 +691,8 @@ def test_suite_fails_naming_each_broken_rule_and_its_rows(gold: str, gx_home: Pa
 
 
 def test_a_missing_contract_column_fails_and_blocks_only_the_rules_reading_it(
-        gold: str, gx_home: Path) -> None:
+    gold: str, gx_home: Path
+) -> None:
     try:
         execute(gold, f"alter table {SCHEMA}.fct_sessions_daily drop column players")
         validation = validate_mart(gold, "fct_sessions_daily", schema=SCHEMA, gx_home=gx_home)
@@ -670,8 +712,9 @@ def test_a_missing_contract_column_fails_and_blocks_only_the_rules_reading_it(
 
 def test_a_non_integer_money_column_fails_its_type_expectation(gold: str, gx_home: Path) -> None:
     try:
-        execute(gold, f"alter table {SCHEMA}.fct_revenue_daily "
-                      "alter column fees_minor type numeric")
+        execute(
+            gold, f"alter table {SCHEMA}.fct_revenue_daily alter column fees_minor type numeric"
+        )
         validation = validate_mart(gold, "fct_revenue_daily", schema=SCHEMA, gx_home=gx_home)
     finally:
         build_mart(gold, "fct_revenue_daily")
@@ -687,14 +730,18 @@ def test_a_missing_mart_fails_without_error(gold: str, gx_home: Path) -> None:
 
 
 def test_a_failing_query_fails_its_rules_and_spares_the_others(
-        gold: str, gx_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gold: str, gx_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import expectations.runner as runner
 
     def with_a_broken_check(table):  # type: ignore[no-untyped-def]
         suite = build_suite(table)
-        broken = Check("broken", "broken", (Rule("broken_rule", "a rule whose query fails"),),
-                       "select 'broken_rule' as failed_rule from \x00batch\x00 "
-                       "where no_such_column > 0")
+        broken = Check(
+            "broken",
+            "broken",
+            (Rule("broken_rule", "a rule whose query fails"),),
+            "select 'broken_rule' as failed_rule from \x00batch\x00 where no_such_column > 0",
+        )
         return dataclasses.replace(suite, checks=(*suite.checks, broken))
 
     monkeypatch.setattr(runner, "build_suite", with_a_broken_check)
@@ -705,13 +752,15 @@ def test_a_failing_query_fails_its_rules_and_spares_the_others(
     assert validation.failures[0].unexpected_count is None
 
 
-def test_max_affinity_comes_from_the_settings_seed_or_the_argument(gold: str,
-                                                                   gx_home: Path) -> None:
+def test_max_affinity_comes_from_the_settings_seed_or_the_argument(
+    gold: str, gx_home: Path
+) -> None:
     execute(gold, "update reference.affinity_settings set max_affinity = 900")
     try:
         seeded = validate_mart(gold, "dim_affinity_device", schema=SCHEMA, gx_home=gx_home)
-        argued = validate_mart(gold, "dim_affinity_device", schema=SCHEMA, gx_home=gx_home,
-                               max_affinity=1000)
+        argued = validate_mart(
+            gold, "dim_affinity_device", schema=SCHEMA, gx_home=gx_home, max_affinity=1000
+        )
     finally:
         execute(gold, "update reference.affinity_settings set max_affinity = 1000")
     assert "favorability within [0, 900]" in failed(seeded)
@@ -724,7 +773,8 @@ def test_max_affinity_comes_from_the_settings_seed_or_the_argument(gold: str,
 def test_each_validation_has_its_data_docs_page_under_gx_home(gold: str, gx_home: Path) -> None:
     first, second, third = (
         validate_mart(gold, "fct_economy_daily", schema=SCHEMA, gx_home=gx_home, keep_results=2)
-        for _ in range(3))
+        for _ in range(3)
+    )
     for validation in (second, third):
         assert validation.docs_path is not None and validation.docs_path.is_file()
         assert validation.docs_path.suffix == ".html"
@@ -766,13 +816,17 @@ def statements() -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", record)
 
 
-@pytest.mark.parametrize(("mart", "queries"), [
-    ("fct_bets_rollup", 3),  # row rules, primary key, rollup
-    ("fct_affinity_ledger", 4),  # row rules, primary key, chain, daily caps
-    ("fct_economy_daily", 2),  # row rules, primary key
-])
-def test_each_check_reads_the_mart_once(gold: str, gx_home: Path, statements: list[str],
-                                        mart: str, queries: int) -> None:
+@pytest.mark.parametrize(
+    ("mart", "queries"),
+    [
+        ("fct_bets_rollup", 3),  # row rules, primary key, rollup
+        ("fct_affinity_ledger", 4),  # row rules, primary key, chain, daily caps
+        ("fct_economy_daily", 2),  # row rules, primary key
+    ],
+)
+def test_each_check_reads_the_mart_once(
+    gold: str, gx_home: Path, statements: list[str], mart: str, queries: int
+) -> None:
     validate_mart(gold, mart, schema=SCHEMA, gx_home=gx_home)
     reading = [s for s in statements if f"{SCHEMA}.{mart}" in s]
     assert len(reading) == queries, reading
@@ -782,13 +836,21 @@ def test_each_check_reads_the_mart_once(gold: str, gx_home: Path, statements: li
 
 
 def test_rule_queries_escape_braces_and_refuse_joins() -> None:
-    check = Check("row_rules", "x", (Rule("iso", "iso"),),
-                  "select 'iso' as failed_rule from \x00batch\x00 where c !~ '^[A-Z]{3}$'")
+    check = Check(
+        "row_rules",
+        "x",
+        (Rule("iso", "iso"),),
+        "select 'iso' as failed_rule from \x00batch\x00 where c !~ '^[A-Z]{3}$'",
+    )
     query = gx_query(check)
     assert "{batch}" in query and "{{3}}" in query
     assert query.format(batch="t").count("{3}") == 1
-    joined = Check("x", "x", (Rule("x", "x"),),
-                   "select 'x' as failed_rule from \x00batch\x00 as b join t on true")
+    joined = Check(
+        "x",
+        "x",
+        (Rule("x", "x"),),
+        "select 'x' as failed_rule from \x00batch\x00 as b join t on true",
+    )
     with pytest.raises(ValueError, match="JOIN"):
         gx_query(joined)
 
@@ -806,7 +868,9 @@ def test_the_gold_marts_pass_the_pii_check(gold: str, gx_home: Path) -> None:
 
 
 def test_pii_column_names_types_and_contents_fail(gold: str, gx_home: Path) -> None:
-    execute(gold, """
+    execute(
+        gold,
+        """
         create schema pii_probe;
         create table pii_probe.players (
             brand_id text, player_id text, email text, client_ip text, first_name text,
@@ -822,64 +886,137 @@ def test_pii_column_names_types_and_contents_fail(gold: str, gx_home: Path) -> N
         insert into pii_probe.clean values
             ('5f0c1e9a-3b7d-4c1a-9e2f-123456789012', '2026-01-01 10:00:00+00 v1.2.3 10:00:00'),
             ('p_19f3', 'brand-7 e-00000001 4915112345678 x::date 12:30 1.0.0');
-    """)
+    """,
+    )
     validation = validate_pii(gold, schema="pii_probe", gx_home=gx_home)
     failures = failed(validation)
-    names = failures["no column name looks like personal data (e-mail, phone, IP address, "
-                     "a person's name, birth date, postal address)"]
+    names = failures[
+        "no column name looks like personal data (e-mail, phone, IP address, "
+        "a person's name, birth date, postal address)"
+    ]
     for column in ("email", "client_ip", "first_name", "last_name", '"name"'):
-        assert f'"column_name": {column if column.startswith(chr(34)) else json.dumps(column)}' \
+        assert (
+            f'"column_name": {column if column.startswith(chr(34)) else json.dumps(column)}'
             in names
-    for column in ("brand_id", "player_id", "file_name", "game_name", "vip_tier", "zip_code",
-                   "first_award_at"):
+        )
+    for column in (
+        "brand_id",
+        "player_id",
+        "file_name",
+        "game_name",
+        "vip_tier",
+        "zip_code",
+        "first_award_at",
+    ):
         assert json.dumps(column) not in names
     assert '"peer"' in failures["no column has a network-address type (inet, cidr, macaddr)"]
     notes = next(v for k, v in failures.items() if "pii_probe.notes" in k)
     found = {(row["column_name"], row["pattern"]) for row in json.loads(notes)}
-    assert found == {("note", "e-mail"), ("contact", "phone"), ("server", "IPv4"),
-                     ("peer_v6", "IPv6"), ("payload", "e-mail")}
+    assert found == {
+        ("note", "e-mail"),
+        ("contact", "phone"),
+        ("server", "IPv4"),
+        ("peer_v6", "IPv6"),
+        ("payload", "e-mail"),
+    }
     assert "someone@example.com" not in notes  # values are reported masked
     assert not any("pii_probe.clean" in name for name in failures)
     assert not any("pii_probe.players" in name for name in failures)  # no text content
 
 
-@pytest.mark.parametrize(("value", "pattern"), [
-    ("someone@example.com", "e-mail"), ("Mail: A.B+c@sub.example.co.uk.", "e-mail"),
-    ("+1-202-555-0143", "phone"), ("+4915112345678", "phone"), ("tel (202) 555-0143", "phone"),
-    ("192.168.1.20", "IPv4"), ("ip=8.8.8.8;", "IPv4"),
-    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "IPv6"), ("::1", "IPv6"),
-    ("2001:db8::", "IPv6"),
-])
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("someone@example.com", "e-mail"),
+        ("Mail: A.B+c@sub.example.co.uk.", "e-mail"),
+        ("+1-202-555-0143", "phone"),
+        ("+4915112345678", "phone"),
+        ("tel (202) 555-0143", "phone"),
+        ("192.168.1.20", "IPv4"),
+        ("ip=8.8.8.8;", "IPv4"),
+        ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "IPv6"),
+        ("::1", "IPv6"),
+        ("2001:db8::", "IPv6"),
+    ],
+)
 def test_pii_patterns_match(gold: str, value: str, pattern: str) -> None:
     with psycopg.connect(gold) as conn:
-        matches = {label for label, regex in CONTENT_PATTERNS.items()
-                   if conn.execute("select %s ~ %s", [value, regex]).fetchone()[0]}  # type: ignore[index]
+        matches = {
+            label
+            for label, regex in CONTENT_PATTERNS.items()
+            if conn.execute("select %s ~ %s", [value, regex]).fetchone()[0]
+        }  # type: ignore[index]
     assert matches == {pattern}
 
 
-@pytest.mark.parametrize("value", [
-    "5f0c1e9a-3b7d-4c1a-9e2f-123456789012", "2026-01-01 10:00:00+00", "2026-01-01T10:00:00Z",
-    "10:00:00", "1.0.0", "v1.2.3", "brand-7", "p_19f3", "e-00000001", "4915112345678",
-    "x::date", "12:30", "3.14159", "EUR 1000.50", "+08:00", "a@b", "1.2.3.400",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "5f0c1e9a-3b7d-4c1a-9e2f-123456789012",
+        "2026-01-01 10:00:00+00",
+        "2026-01-01T10:00:00Z",
+        "10:00:00",
+        "1.0.0",
+        "v1.2.3",
+        "brand-7",
+        "p_19f3",
+        "e-00000001",
+        "4915112345678",
+        "x::date",
+        "12:30",
+        "3.14159",
+        "EUR 1000.50",
+        "+08:00",
+        "a@b",
+        "1.2.3.400",
+    ],
+)
 def test_pii_patterns_leave_ordinary_values_alone(gold: str, value: str) -> None:
     with psycopg.connect(gold) as conn:
-        matches = {label for label, regex in CONTENT_PATTERNS.items()
-                   if conn.execute("select %s ~ %s", [value, regex]).fetchone()[0]}  # type: ignore[index]
+        matches = {
+            label
+            for label, regex in CONTENT_PATTERNS.items()
+            if conn.execute("select %s ~ %s", [value, regex]).fetchone()[0]
+        }  # type: ignore[index]
     assert matches == set()
 
 
-@pytest.mark.parametrize(("column", "personal"), [
-    ("email", True), ("e_mail", True), ("user_email", True), ("phone", True),
-    ("phone_number", True), ("msisdn", True), ("ip", True), ("ip_address", True),
-    ("client_ip", True), ("ipv6", True), ("first_name", True), ("last_name", True),
-    ("full_name", True), ("name", True), ("player_name", True), ("username", True),
-    ("date_of_birth", True), ("Email", True),
-    ("brand_id", False), ("game_id", False), ("file_name", False), ("game_name", False),
-    ("provider_name", False), ("vip_tier", False), ("zip_code", False), ("shipping", False),
-    ("first_award_at", False), ("last_window_seconds", False), ("reward_code", False),
-    ("operator_admin_id", False), ("description", False),
-])
+@pytest.mark.parametrize(
+    ("column", "personal"),
+    [
+        ("email", True),
+        ("e_mail", True),
+        ("user_email", True),
+        ("phone", True),
+        ("phone_number", True),
+        ("msisdn", True),
+        ("ip", True),
+        ("ip_address", True),
+        ("client_ip", True),
+        ("ipv6", True),
+        ("first_name", True),
+        ("last_name", True),
+        ("full_name", True),
+        ("name", True),
+        ("player_name", True),
+        ("username", True),
+        ("date_of_birth", True),
+        ("Email", True),
+        ("brand_id", False),
+        ("game_id", False),
+        ("file_name", False),
+        ("game_name", False),
+        ("provider_name", False),
+        ("vip_tier", False),
+        ("zip_code", False),
+        ("shipping", False),
+        ("first_award_at", False),
+        ("last_window_seconds", False),
+        ("reward_code", False),
+        ("operator_admin_id", False),
+        ("description", False),
+    ],
+)
 def test_pii_column_name_pattern(gold: str, column: str, personal: bool) -> None:
     with psycopg.connect(gold) as conn:
         row = conn.execute("select %s ~* %s", [column, NAME_PATTERN]).fetchone()
@@ -1002,15 +1139,20 @@ MILLION: dict[str, str] = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mart", list(MILLION))
-def test_validation_time_on_a_million_rows(gold: str, gx_home: Path, mart: str,
-                                           request: pytest.FixtureRequest) -> None:
+def test_validation_time_on_a_million_rows(
+    gold: str, gx_home: Path, mart: str, request: pytest.FixtureRequest
+) -> None:
     if "slow" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("scale test (minutes): run with -m slow")
     schema = f"scale_{mart}"
     table = f"{schema}.{mart}"
-    execute(gold, f"drop schema if exists {schema} cascade; create schema {schema};"
-                  f"create table {table} ({CASES[mart].ddl});"
-                  + MILLION[mart].format(t=table) + f"; analyze {table};")
+    execute(
+        gold,
+        f"drop schema if exists {schema} cascade; create schema {schema};"
+        f"create table {table} ({CASES[mart].ddl});"
+        + MILLION[mart].format(t=table)
+        + f"; analyze {table};",
+    )
     rows = psycopg.connect(gold).execute(f"select count(*) from {table}").fetchone()[0]  # type: ignore[index]
     validate_mart(gold, mart, schema=schema, gx_home=gx_home)  # warm the cache once
     started = time.perf_counter()
@@ -1020,4 +1162,3 @@ def test_validation_time_on_a_million_rows(gold: str, gx_home: Path, mart: str,
     assert validation.success, validation.failure_message()
     assert rows >= 950_000
     assert seconds < 60
-

@@ -29,8 +29,12 @@ def _mixed_lines() -> list[object]:
         event("session.started", "2026-01-01 10:01:00", event_id="b", session_id="s1"),
         "[1, 2]",
         "   ",
-        orjson.dumps({**event("session.ended", "2026-01-01 10:02:00", event_id="c"),
-                      "schema_version": "2.1.0"}),
+        orjson.dumps(
+            {
+                **event("session.ended", "2026-01-01 10:02:00", event_id="c"),
+                "schema_version": "2.1.0",
+            }
+        ),
         event("session.started", "2026-01-01 10:03:00", event_id="d", session_id="s2"),
     ]
 
@@ -45,17 +49,24 @@ def test_every_line_ends_in_raw_or_quarantine_with_file_line_and_reason(
     assert (result.lines_read, result.landed, result.quarantined, result.blank) == (8, 3, 3, 2)
 
     assert query(warehouse_url, "select line_no, event_id from raw.events order by 1") == [
-        (1, "a"), (4, "b"), (8, "d")]
-    quarantined = query(warehouse_url, "select line_no, source_file, field, reason, raw_line "
-                                       "from raw.quarantine order by 1")
+        (1, "a"),
+        (4, "b"),
+        (8, "d"),
+    ]
+    quarantined = query(
+        warehouse_url,
+        "select line_no, source_file, field, reason, raw_line from raw.quarantine order by 1",
+    )
     assert [(q[0], q[2]) for q in quarantined] == [(3, None), (5, None), (7, "schema_version")]
     assert all(q[1] == str(path.resolve()) for q in quarantined)
     assert "not valid JSON" in quarantined[0][3] and quarantined[0][4] == "{not json"
     assert "JSON array" in quarantined[1][3]
     assert "major must be 1" in quarantined[2][3]
-    assert query(warehouse_url, "select lines_read, events_landed, lines_quarantined, "
-                                "blank_lines, sha256 is not null from raw.load_batches") == [
-        (8, 3, 3, 2, True)]
+    assert query(
+        warehouse_url,
+        "select lines_read, events_landed, lines_quarantined, "
+        "blank_lines, sha256 is not null from raw.load_batches",
+    ) == [(8, 3, 3, 2, True)]
 
 
 def test_landing_the_same_content_again_is_a_no_op(warehouse_url: str, tmp_path: Path) -> None:
@@ -74,21 +85,27 @@ def test_landing_the_same_content_again_is_a_no_op(warehouse_url: str, tmp_path:
 
 
 def test_gzip_and_plain_files_land_the_same_rows(warehouse_url: str, tmp_path: Path) -> None:
-    events = [event("session.started", "2026-01-02 00:00:00", event_id=f"g{i}",
-                    session_id=f"s{i}") for i in range(3)]
+    events = [
+        event("session.started", "2026-01-02 00:00:00", event_id=f"g{i}", session_id=f"s{i}")
+        for i in range(3)
+    ]
     plain = write_events(tmp_path / "p" / "x.ndjson", events)
     zipped = write_events(tmp_path / "z" / "x.ndjson.gz", [*events, "extra line"])
     with psycopg.connect(warehouse_url) as conn:
         land(conn, [plain, zipped])
-    rows = query(warehouse_url, "select batch_id, line_no, event_id from raw.events "
-                                "order by 1, 2")
-    assert rows == [(1, 1, "g0"), (1, 2, "g1"), (1, 3, "g2"),
-                    (2, 1, "g0"), (2, 2, "g1"), (2, 3, "g2")]
+    rows = query(warehouse_url, "select batch_id, line_no, event_id from raw.events order by 1, 2")
+    assert rows == [
+        (1, 1, "g0"),
+        (1, 2, "g1"),
+        (1, 3, "g2"),
+        (2, 1, "g0"),
+        (2, 2, "g1"),
+        (2, 3, "g2"),
+    ]
     assert query(warehouse_url, "select batch_id, line_no from raw.quarantine") == [(2, 4)]
 
 
-def test_a_corrupt_file_is_reported_and_the_others_land(warehouse_url: str,
-                                                        tmp_path: Path) -> None:
+def test_a_corrupt_file_is_reported_and_the_others_land(warehouse_url: str, tmp_path: Path) -> None:
     good = write_events(tmp_path / "in" / "a.ndjson", [event("craft.complete", "2026-01-01")])
     bad = tmp_path / "in" / "b.ndjson.gz"
     content = b"".join(orjson.dumps({"n": os.urandom(16).hex()}) + b"\n" for _ in range(2000))
@@ -101,13 +118,19 @@ def test_a_corrupt_file_is_reported_and_the_others_land(warehouse_url: str,
     assert failed.path == bad and "cannot read" in (failed.error or "")
     assert query(warehouse_url, "select count(*) from raw.events") == [(1,)]
     assert query(warehouse_url, "select source_path from raw.load_failures") == [
-        (str(bad.resolve()),)]
+        (str(bad.resolve()),)
+    ]
     assert good.exists()
 
 
 def _dwh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "warehouse.cli", *args], text=True,
-                          capture_output=True, env=env or dict(os.environ), check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse.cli", *args],
+        text=True,
+        capture_output=True,
+        env=env or dict(os.environ),
+        check=False,
+    )
 
 
 def test_cli_names_a_bad_path_and_exits_non_zero_without_a_traceback(
@@ -134,14 +157,26 @@ def test_cli_prints_a_summary_per_file(warehouse_url: str, tmp_path: Path) -> No
 
 
 def _big_file(path: Path, lines: int) -> Path:
-    template = event("bet.placed", "2026-01-01 10:00:00", event_id="X", bet_id="b",
-                     game_id="g", provider_id="p", stake_minor=100, currency="EUR",
-                     in_bonus=False)
+    template = event(
+        "bet.placed",
+        "2026-01-01 10:00:00",
+        event_id="X",
+        bet_id="b",
+        game_id="g",
+        provider_id="p",
+        stake_minor=100,
+        currency="EUR",
+        in_bonus=False,
+    )
     head, tail = orjson.dumps(template).split(b'"X"', 1)
     with path.open("wb") as out:
         for start in range(0, lines, 10_000):
-            out.write(b"".join(head + f'"e{i}"'.encode() + tail + b"\n"
-                               for i in range(start, min(start + 10_000, lines))))
+            out.write(
+                b"".join(
+                    head + f'"e{i}"'.encode() + tail + b"\n"
+                    for i in range(start, min(start + 10_000, lines))
+                )
+            )
     return path
 
 
@@ -153,14 +188,20 @@ def test_a_loader_killed_mid_file_leaves_nothing_and_the_rerun_lands_it_whole(
     env = dict(os.environ, DWH_LOAD_WORKERS="1")
     with psycopg.connect(warehouse_url) as conn:
         ensure_raw_schema(conn)  # so that the progress query below can name raw.events
-    loader = subprocess.Popen([sys.executable, "-m", "warehouse.cli", "ingest", str(path)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "warehouse.cli", "ingest", str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     copied = 0
     deadline = time.monotonic() + 60
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         while time.monotonic() < deadline and loader.poll() is None:
-            row = conn.execute("select tuples_processed from pg_stat_progress_copy "
-                               "where relid = 'raw.events'::regclass").fetchone()
+            row = conn.execute(
+                "select tuples_processed from pg_stat_progress_copy "
+                "where relid = 'raw.events'::regclass"
+            ).fetchone()
             if row and row[0] > 0:
                 copied = row[0]
                 break
@@ -171,9 +212,11 @@ def test_a_loader_killed_mid_file_leaves_nothing_and_the_rerun_lands_it_whole(
         assert 0 < copied < lines
         # the server aborts the dead client's transaction
         for _ in range(500):
-            busy = conn.execute("select count(*) from pg_stat_activity "
-                                "where query like 'copy raw.events%%' and pid <> "
-                                "pg_backend_pid()").fetchone()
+            busy = conn.execute(
+                "select count(*) from pg_stat_activity "
+                "where query like 'copy raw.events%%' and pid <> "
+                "pg_backend_pid()"
+            ).fetchone()
             if busy == (0,):
                 break
             time.sleep(0.02)
@@ -182,10 +225,13 @@ def test_a_loader_killed_mid_file_leaves_nothing_and_the_rerun_lands_it_whole(
 
     proc = _dwh("ingest", str(path), env=env)
     assert proc.returncode == 0, proc.stderr
-    assert query(warehouse_url, "select count(*), count(distinct line_no), min(line_no), "
-                                "max(line_no) from raw.events") == [(lines, lines, 1, lines)]
+    assert query(
+        warehouse_url,
+        "select count(*), count(distinct line_no), min(line_no), max(line_no) from raw.events",
+    ) == [(lines, lines, 1, lines)]
     assert query(warehouse_url, "select lines_read, events_landed from raw.load_batches") == [
-        (lines, lines)]
+        (lines, lines)
+    ]
 
 
 def _many_lines(count: int) -> list[object]:
@@ -197,8 +243,11 @@ def _many_lines(count: int) -> list[object]:
         elif i % 89 == 0:
             lines.append("")
         else:
-            lines.append(event("session.started", "2026-01-01 10:00:00", event_id=f"m{i}",
-                               session_id=f"s{i}"))
+            lines.append(
+                event(
+                    "session.started", "2026-01-01 10:00:00", event_id=f"m{i}", session_id=f"s{i}"
+                )
+            )
     return lines
 
 
@@ -211,8 +260,9 @@ def test_files_of_many_blocks_land_through_the_workers_in_order(
     monkeypatch.setenv("DWH_LOAD_WORKERS", "2")
     pools: list[Executor | None] = []
     real_get = landing._LazyPool.get
-    monkeypatch.setattr(landing._LazyPool, "get",
-                        lambda self: pools.append(real_get(self)) or pools[-1])
+    monkeypatch.setattr(
+        landing._LazyPool, "get", lambda self: pools.append(real_get(self)) or pools[-1]
+    )
     lines = 3000
     first = write_events(tmp_path / "in" / "1.ndjson.gz", _many_lines(lines))
     # the same bytes again: skipped, although the reader has read it ahead
@@ -222,18 +272,26 @@ def test_files_of_many_blocks_land_through_the_workers_in_order(
         report = land(conn, [tmp_path / "in"])
     assert pools and all(isinstance(p, ProcessPoolExecutor) for p in pools)
     assert [(f.batch_id, f.skipped_as_batch) for f in report.files] == [
-        (1, None), (None, 1), (2, None)]
+        (1, None),
+        (None, 1),
+        (2, None),
+    ]
     bad, blank = lines // 97, lines // 89 - lines // (89 * 97)
     for result in report.landed_files:
         assert (result.lines_read, result.quarantined, result.blank) == (lines, bad, blank)
     expected = [n for n in range(1, lines + 1) if n % 97 and n % 89]
     for batch in (1, 2):
-        rows = query(warehouse_url, "select line_no, event_id from raw.events "
-                                    "where batch_id = %s order by line_no", [batch])
+        rows = query(
+            warehouse_url,
+            "select line_no, event_id from raw.events where batch_id = %s order by line_no",
+            [batch],
+        )
         assert rows == [(n, f"m{n}") for n in expected]
-        assert query(warehouse_url, "select line_no from raw.quarantine where batch_id = %s "
-                                    "order by 1", [batch]) == [
-            (n,) for n in range(97, lines + 1, 97)]
+        assert query(
+            warehouse_url,
+            "select line_no from raw.quarantine where batch_id = %s order by 1",
+            [batch],
+        ) == [(n,) for n in range(97, lines + 1, 97)]
 
 
 def test_a_file_cut_short_after_many_blocks_fails_alone(
@@ -251,6 +309,5 @@ def test_a_file_cut_short_after_many_blocks_fails_alone(
     lines_before = int((failed.error or "").split("cannot read after line ")[1].split(":")[0])
     assert 0 < lines_before < 3000
     assert [f.path.name for f in report.landed_files] == ["2.ndjson.gz"]
-    assert query(warehouse_url, "select count(*) from raw.events") == [
-        (300 - 3 - 3,)]
+    assert query(warehouse_url, "select count(*) from raw.events") == [(300 - 3 - 3,)]
     assert query(warehouse_url, "select count(*) from raw.load_batches") == [(1,)]

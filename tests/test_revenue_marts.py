@@ -27,43 +27,124 @@ from tests.events import at, build, event, land_events, query, table_snapshot
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 D2028 = date(2028, 1, 2)
-SELECT = ("--select", "+fct_bets_rollup", "+fct_revenue_daily", "+fct_deposit_funnel_daily",
-          "+fct_latency_daily")
+SELECT = (
+    "--select",
+    "+fct_bets_rollup",
+    "+fct_revenue_daily",
+    "+fct_deposit_funnel_daily",
+    "+fct_latency_daily",
+)
 # dbt unit tests do not depend on the data: they run in the first build only
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
-GOLD = ("gold_candidate.fct_bets_rollup", "gold_candidate.fct_revenue_daily",
-        "gold_candidate.fct_deposit_funnel_daily", "gold_candidate.fct_latency_daily")
+GOLD = (
+    "gold_candidate.fct_bets_rollup",
+    "gold_candidate.fct_revenue_daily",
+    "gold_candidate.fct_deposit_funnel_daily",
+    "gold_candidate.fct_latency_daily",
+)
 SILVER = ("silver.int_bets", "silver.int_payments")
 
 
-def ev(event_id: str, event_type: str, when: str, *, player: str = "p1",
-       brand: str = "brand-1", region: str = "EU", ingested: str | None = None,
-       **payload: Any) -> dict[str, Any]:
-    return event(event_type, at(when), event_id=event_id, player=player, brand=brand,
-                 region=region, ingested_at=at(ingested) if ingested else None, **payload)
+def ev(
+    event_id: str,
+    event_type: str,
+    when: str,
+    *,
+    player: str = "p1",
+    brand: str = "brand-1",
+    region: str = "EU",
+    ingested: str | None = None,
+    **payload: Any,
+) -> dict[str, Any]:
+    return event(
+        event_type,
+        at(when),
+        event_id=event_id,
+        player=player,
+        brand=brand,
+        region=region,
+        ingested_at=at(ingested) if ingested else None,
+        **payload,
+    )
 
 
-def placed(event_id: str, bet: str, when: str, stake: int, *, game: str = "g1",
-           provider: str = "pr1", currency: str = "EUR", **envelope: Any) -> dict[str, Any]:
-    return ev(event_id, "bet.placed", when, bet_id=bet, game_id=game, provider_id=provider,
-              stake_minor=stake, currency=currency, in_bonus=False, **envelope)
+def placed(
+    event_id: str,
+    bet: str,
+    when: str,
+    stake: int,
+    *,
+    game: str = "g1",
+    provider: str = "pr1",
+    currency: str = "EUR",
+    **envelope: Any,
+) -> dict[str, Any]:
+    return ev(
+        event_id,
+        "bet.placed",
+        when,
+        bet_id=bet,
+        game_id=game,
+        provider_id=provider,
+        stake_minor=stake,
+        currency=currency,
+        in_bonus=False,
+        **envelope,
+    )
 
 
-def settled(event_id: str, bet: str, when: str, stake: int, win: int, *, game: str = "g1",
-            provider: str = "pr1", currency: str = "EUR", **envelope: Any) -> dict[str, Any]:
-    return ev(event_id, "bet.settled", when, bet_id=bet, game_id=game, provider_id=provider,
-              stake_minor=stake, win_minor=win, currency=currency, in_bonus=False, **envelope)
+def settled(
+    event_id: str,
+    bet: str,
+    when: str,
+    stake: int,
+    win: int,
+    *,
+    game: str = "g1",
+    provider: str = "pr1",
+    currency: str = "EUR",
+    **envelope: Any,
+) -> dict[str, Any]:
+    return ev(
+        event_id,
+        "bet.settled",
+        when,
+        bet_id=bet,
+        game_id=game,
+        provider_id=provider,
+        stake_minor=stake,
+        win_minor=win,
+        currency=currency,
+        in_bonus=False,
+        **envelope,
+    )
 
 
-def payment(event_id: str, step: str, pay: str, when: str, *, method: str = "card",
-            **extra: Any) -> dict[str, Any]:
-    return ev(event_id, f"payment.{step}", when, payment_id=pay, amount_minor=1000,
-              currency="EUR", method=method, **extra)
+def payment(
+    event_id: str, step: str, pay: str, when: str, *, method: str = "card", **extra: Any
+) -> dict[str, Any]:
+    return ev(
+        event_id,
+        f"payment.{step}",
+        when,
+        payment_id=pay,
+        amount_minor=1000,
+        currency="EUR",
+        method=method,
+        **extra,
+    )
 
 
 def credit(event_id: str, pay: str, when: str, reason: str = "deposit") -> dict[str, Any]:
-    return ev(event_id, "wallet.credit", when, amount_minor=1000, currency="EUR", reason=reason,
-              reference_id=pay)
+    return ev(
+        event_id,
+        "wallet.credit",
+        when,
+        amount_minor=1000,
+        currency="EUR",
+        reason=reason,
+        reference_id=pay,
+    )
 
 
 S1 = settled("S1", "b1", "2026-03-01 10:00:30", 1000, 0, ingested="2026-03-01 10:00:31")
@@ -80,10 +161,30 @@ BATCH_1 = [
     # settled without a placed event: counts in revenue and rollups, has no settle lag
     settled("S4", "b4", "2026-03-01 10:03:00", 300, 300),
     placed("P5", "b5", "2026-03-02 09:00:00", 100),  # settled in batch 2
-    placed("P6", "b6", "2026-03-01 12:00:00", 10000, game="g3", provider="pr2",
-           currency="BRL", brand="brand-2", region="LATAM"),
-    settled("S6", "b6", "2026-03-01 12:00:10", 10000, 2000, game="g3", provider="pr2",
-            currency="BRL", brand="brand-2", region="LATAM", ingested="2026-03-01 12:00:20"),
+    placed(
+        "P6",
+        "b6",
+        "2026-03-01 12:00:00",
+        10000,
+        game="g3",
+        provider="pr2",
+        currency="BRL",
+        brand="brand-2",
+        region="LATAM",
+    ),
+    settled(
+        "S6",
+        "b6",
+        "2026-03-01 12:00:10",
+        10000,
+        2000,
+        game="g3",
+        provider="pr2",
+        currency="BRL",
+        brand="brand-2",
+        region="LATAM",
+        ingested="2026-03-01 12:00:20",
+    ),
     # invalid payload (negative stake) and unknown type: in no mart, not even in ingest lags
     settled("X1", "b_bad", "2026-03-01 11:00:00", -5, 0, ingested="2026-03-01 11:01:40"),
     ev("U1", "shop.opened", "2026-03-01 11:00:00", ingested="2026-03-01 11:01:40"),
@@ -103,12 +204,30 @@ BATCH_1 = [
     payment("C3", "captured", "pay3", "2026-03-01 10:20:00"),
     credit("W3", "pay3", "2026-03-01 10:20:01"),
     payment("I4", "intent", "pay4", "2026-03-01 11:00:00", method="pix"),
-    ev("F4", "payment.failed", "2026-03-01 11:01:00", payment_id="pay4", method="pix",
-       error_code="insufficient_funds"),
-    ev("BO1", "bonus.consumed", "2026-03-01 15:00:00", bonus_id="bo1", amount_minor=50,
-       currency="EUR"),
-    ev("J1", "jackpot.contribution", "2026-03-01 15:00:00", game_id="g1", amount_minor=20,
-       currency="EUR"),
+    ev(
+        "F4",
+        "payment.failed",
+        "2026-03-01 11:01:00",
+        payment_id="pay4",
+        method="pix",
+        error_code="insufficient_funds",
+    ),
+    ev(
+        "BO1",
+        "bonus.consumed",
+        "2026-03-01 15:00:00",
+        bonus_id="bo1",
+        amount_minor=50,
+        currency="EUR",
+    ),
+    ev(
+        "J1",
+        "jackpot.contribution",
+        "2026-03-01 15:00:00",
+        game_id="g1",
+        amount_minor=20,
+        currency="EUR",
+    ),
 ]
 
 BATCH_2 = [
@@ -137,8 +256,18 @@ BATCH_3 = [
     payment("A6", "authorized", "pay6", "2026-03-01 20:05:00"),
     I1,  # a duplicate
     # after the seed's last FX date: converted at the 2027-12-31 rate
-    settled("S9", "b9", "2028-01-02 10:00:00", 1234, 0, game="g4", provider="pr3",
-            currency="USD", brand="brand-3", region="NA"),
+    settled(
+        "S9",
+        "b9",
+        "2028-01-02 10:00:00",
+        1234,
+        0,
+        game="g4",
+        provider="pr3",
+        currency="USD",
+        brand="brand-3",
+        region="NA",
+    ),
 ]
 
 BATCHES = (BATCH_1, BATCH_2, BATCH_3)
@@ -152,15 +281,20 @@ class Built:
 
 
 def d3_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    return {relation: query(url, f"select * from {relation} where day = %s", [D3])
-            for relation in ("gold_candidate.fct_bets_rollup",
-                             "gold_candidate.fct_deposit_funnel_daily",
-                             "gold_candidate.fct_latency_daily")}
+    return {
+        relation: query(url, f"select * from {relation} where day = %s", [D3])
+        for relation in (
+            "gold_candidate.fct_bets_rollup",
+            "gold_candidate.fct_deposit_funnel_daily",
+            "gold_candidate.fct_latency_daily",
+        )
+    }
 
 
 @pytest.fixture(scope="module")
-def built(module_warehouse_url: str, databases: Any,
-          tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(
+    module_warehouse_url: str, databases: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Built:
     files = tmp_path_factory.mktemp("revenue_files")
     result = Built(url=module_warehouse_url, full_url=databases.create())
     paths: list[Path] = []
@@ -191,14 +325,21 @@ def rows(url: str, relation: str, columns: str, order_by: str) -> list[tuple[Any
 
 
 def test_bets_rollup(built: Built) -> None:
-    def all_granularities(start: str, day: date, slice_: tuple[str, ...],
-                          facts: tuple[int, int, int]) -> list[tuple[Any, ...]]:
+    def all_granularities(
+        start: str, day: date, slice_: tuple[str, ...], facts: tuple[int, int, int]
+    ) -> list[tuple[Any, ...]]:
         # one bet alone in its minute, 5 minutes, hour and day
         bets, stake, win = facts
-        starts = {"1m": start, "5m": start, "1h": start[:14] + "00:00",
-                  "1d": start[:11] + "00:00:00"}
-        return [(g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
-                for g, s in starts.items()]
+        starts = {
+            "1m": start,
+            "5m": start,
+            "1h": start[:14] + "00:00",
+            "1d": start[:11] + "00:00:00",
+        }
+        return [
+            (g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
+            for g, s in starts.items()
+        ]
 
     eur_g1 = ("brand-1", "EU", "pr1", "g1", "EUR")
     eur_g2 = ("brand-1", "EU", "pr1", "g2", "EUR")
@@ -224,24 +365,33 @@ def test_bets_rollup(built: Built) -> None:
         ("1d", ts("2026-03-02 00:00"), *eur_g1, 2, 800, 700, 100, 0.875, D2),
         # b3: placed on D1, settled 00:00:20 on D2
         *all_granularities("2026-03-02 00:00:00", D2, eur_g2, (1, 200, 100)),
-        *all_granularities("2026-03-01 12:00:00", D1, ("brand-2", "LATAM", "pr2", "g3", "BRL"),
-                           (1, 10000, 2000)),
-        *all_granularities("2028-01-02 10:00:00", D2028, ("brand-3", "NA", "pr3", "g4", "USD"),
-                           (1, 1234, 0)),
+        *all_granularities(
+            "2026-03-01 12:00:00", D1, ("brand-2", "LATAM", "pr2", "g3", "BRL"), (1, 10000, 2000)
+        ),
+        *all_granularities(
+            "2028-01-02 10:00:00", D2028, ("brand-3", "NA", "pr3", "g4", "USD"), (1, 1234, 0)
+        ),
     ]
     order = "brand_id, game_id, day, granularity, bucket_start"
-    actual = rows(built.url, "gold_candidate.fct_bets_rollup",
-                  "granularity, bucket_start, brand_id, region, provider_id, game_id, currency, "
-                  "bets_settled, stake_minor, win_minor, ggr_minor, rtp, day", order)
+    actual = rows(
+        built.url,
+        "gold_candidate.fct_bets_rollup",
+        "granularity, bucket_start, brand_id, region, provider_id, game_id, currency, "
+        "bets_settled, stake_minor, win_minor, ggr_minor, rtp, day",
+        order,
+    )
     # the same order as `order`: brand_id, game_id, day, granularity, bucket_start
     assert actual == sorted(expected, key=lambda r: (r[2], r[5], r[12], r[0], r[1]))
 
 
 def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
-    sums = query(built.url, """
+    sums = query(
+        built.url,
+        """
         select brand_id, region, provider_id, game_id, currency, granularity,
                sum(bets_settled), sum(stake_minor), sum(win_minor), sum(ggr_minor)
-        from gold_candidate.fct_bets_rollup group by 1, 2, 3, 4, 5, 6""")
+        from gold_candidate.fct_bets_rollup group by 1, 2, 3, 4, 5, 6""",
+    )
     by_slice: dict[tuple[Any, ...], dict[str, tuple[Any, ...]]] = {}
     for *slice_, granularity, b, s, w, g in sums:
         by_slice.setdefault(tuple(slice_), {})[granularity] = (b, s, w, g)
@@ -257,8 +407,22 @@ def test_revenue_daily(built: Built) -> None:
     assert rows(built.url, "gold_candidate.fct_revenue_daily", "*", "day, brand_id") == [
         # stake 1000 + 500 + 500 + 300 + 400, win 0 + 1500 + 1200 + 300 + 0; bonus 50,
         # jackpot 20, fees 30 (pay1) + 10 (pay2) + 0 (pay3); NGR = -300 - 50 - 20 - 40
-        (D1, "brand-1", "EU", "EUR", 2700, 3000, -300, 50, 20, 40, -410, round(3000 / 2700, 9),
-         -300, -410),
+        (
+            D1,
+            "brand-1",
+            "EU",
+            "EUR",
+            2700,
+            3000,
+            -300,
+            50,
+            20,
+            40,
+            -410,
+            round(3000 / 2700, 9),
+            -300,
+            -410,
+        ),
         # 8000 BRL x 0.179224 = 1433.792 -> 1434
         (D1, "brand-2", "LATAM", "BRL", 10000, 2000, 8000, 0, 0, 0, 8000, 0.2, 1434, 1434),
         # S3 (200/100), S5 (100/0), S8b (700/700); pay5's capture has no fee
@@ -294,36 +458,58 @@ def test_latency_daily(built: Built) -> None:
 
 def test_moved_bet_and_payment_leave_no_stale_day(built: Built) -> None:
     # after batch 2, D3 held b8 (settled 12:00, 46860 s after being placed) and pay6
-    before = {relation: [rounded(r) for r in found]
-              for relation, found in built.d3_after_batch_2.items()}
+    before = {
+        relation: [rounded(r) for r in found] for relation, found in built.d3_after_batch_2.items()
+    }
     assert before["gold_candidate.fct_bets_rollup"] == [
         (g, ts(s), "brand-1", "EU", "pr1", "g1", "EUR", 1, 700, 700, 0, 1.0, D3)
-        for g, s in (("1m", "2026-03-03 12:00"), ("5m", "2026-03-03 12:00"),
-                     ("1h", "2026-03-03 12:00"), ("1d", "2026-03-03 00:00"))
+        for g, s in (
+            ("1m", "2026-03-03 12:00"),
+            ("5m", "2026-03-03 12:00"),
+            ("1h", "2026-03-03 12:00"),
+            ("1d", "2026-03-03 00:00"),
+        )
     ]
     assert before["gold_candidate.fct_deposit_funnel_daily"] == [
-        (D3, "brand-1", "EU", "card", 1, 0, 0, 0, 0.0, 0.0, 0.0)]
+        (D3, "brand-1", "EU", "card", 1, 0, 0, 0, 0.0, 0.0, 0.0)
+    ]
     assert before["gold_candidate.fct_latency_daily"] == [
-        (D3, "brand-1", 46860.0, 46860.0, None, 1, 0)]
+        (D3, "brand-1", 46860.0, 46860.0, None, 1, 0)
+    ]
     assert d3_rows(built.url) == {relation: [] for relation in before}
 
 
 def test_silver_bets_and_payments(built: Built) -> None:
-    assert query(built.url, """
+    assert query(
+        built.url,
+        """
         select bet_id, placed_event_id, settled_event_id, settled_date, latest_settlement_date,
                settle_lag_seconds, stake_minor, win_minor, placed_events, settled_events
-        from silver.int_bets where bet_id in ('b2', 'b4', 'b8') order by bet_id""") == [
+        from silver.int_bets where bet_id in ('b2', 'b4', 'b8') order by bet_id""",
+    ) == [
         ("b2", "P2", "S2b", D1, D1, Decimal(45), 500, 1200, 1, 2),
         ("b4", None, "S4", D1, D1, None, 300, 300, 0, 1),
         ("b8", "P8", "S8b", D2, D3, Decimal(60), 700, 700, 1, 2),
     ]
     assert query(built.url, "select count(*) from silver.int_bets") == [(9,)]
-    assert query(built.url, """
+    assert query(
+        built.url,
+        """
         select payment_id, intent_event_id, intent_date, latest_intent_date, method,
                authorized_at, captured_at, credited_at, intent_events
-        from silver.int_payments where payment_id in ('pay1', 'pay6') order by payment_id""") == [
-        ("pay1", "I1", D1, D1, "card", ts("2026-03-01 09:01"), ts("2026-03-01 09:02"),
-         ts("2026-03-01 09:03"), 1),
+        from silver.int_payments where payment_id in ('pay1', 'pay6') order by payment_id""",
+    ) == [
+        (
+            "pay1",
+            "I1",
+            D1,
+            D1,
+            "card",
+            ts("2026-03-01 09:01"),
+            ts("2026-03-01 09:02"),
+            ts("2026-03-01 09:03"),
+            1,
+        ),
         ("pay6", "I6b", D1, D3, "card", ts("2026-03-01 20:05"), None, None, 2),
     ]
 
@@ -336,11 +522,19 @@ def test_incremental_runs_equal_one_full_build(built: Built) -> None:
 
 
 def test_incremental_lookups_are_indexed(built: Built) -> None:
-    indexes = {(table, definition.split(" USING ")[1]) for table, definition in query(
-        built.url, "select tablename, indexdef from pg_indexes where schemaname = 'silver' "
-        "and tablename in ('int_bets', 'int_payments')")}
+    indexes = {
+        (table, definition.split(" USING ")[1])
+        for table, definition in query(
+            built.url,
+            "select tablename, indexdef from pg_indexes where schemaname = 'silver' "
+            "and tablename in ('int_bets', 'int_payments')",
+        )
+    }
     assert indexes >= {
-        ("int_bets", "btree (bet_id)"), ("int_bets", "btree (batch_id)"),
-        ("int_bets", "btree (settled_date)"), ("int_payments", "btree (payment_id)"),
-        ("int_payments", "btree (batch_id)"), ("int_payments", "btree (intent_date)"),
+        ("int_bets", "btree (bet_id)"),
+        ("int_bets", "btree (batch_id)"),
+        ("int_bets", "btree (settled_date)"),
+        ("int_payments", "btree (payment_id)"),
+        ("int_payments", "btree (batch_id)"),
+        ("int_payments", "btree (intent_date)"),
     }

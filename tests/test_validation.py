@@ -40,8 +40,10 @@ def line(**changes: object) -> bytes:
 
 def test_a_valid_line_becomes_a_copy_row_in_column_order() -> None:
     row = validate_line(line())
-    assert row == ("e-1\tbet.placed\t2026-01-01T10:00:00.123Z\t2026-01-01T10:00:01Z\tbrand-1\t"
-                   'EU\tp_1\tt-1\t1.0.0\t{"bet_id":"b1","stake_minor":100}')
+    assert row == (
+        "e-1\tbet.placed\t2026-01-01T10:00:00.123Z\t2026-01-01T10:00:01Z\tbrand-1\t"
+        'EU\tp_1\tt-1\t1.0.0\t{"bet_id":"b1","stake_minor":100}'
+    )
 
 
 def test_optional_fields_absent_or_null_become_sql_nulls() -> None:
@@ -90,8 +92,12 @@ def test_each_bad_input_class_is_rejected_with_its_own_reason(
 
 
 def test_offsets_and_precision_that_rfc3339_allows_are_accepted() -> None:
-    for value in ("2026-01-01T12:00:00+02:00", "2026-01-01T10:00:00.123456789Z",
-                  "2026-01-01t10:00:00z", "2026-01-01 10:00:00-05:30"):
+    for value in (
+        "2026-01-01T12:00:00+02:00",
+        "2026-01-01T10:00:00.123456789Z",
+        "2026-01-01t10:00:00z",
+        "2026-01-01 10:00:00-05:30",
+    ):
         assert isinstance(validate_line(line(occurred_at=value)), str), value
 
 
@@ -130,12 +136,16 @@ def test_a_block_equals_its_lines_validated_one_by_one(
     lines[9] = line(region="a\tb")  # escaped for COPY, so it takes the full path
     block = b"\n".join(lines)  # no final newline: the last line still counts
     result = validate_block(block, first_line_no=1, source="/f")
-    expected = [f"{no}\t{validate_line(raw)}" for no, raw in enumerate(lines, start=1)
-                if raw and not raw.startswith(b"oops")]
+    expected = [
+        f"{no}\t{validate_line(raw)}"
+        for no, raw in enumerate(lines, start=1)
+        if raw and not raw.startswith(b"oops")
+    ]
     assert result.events_copy.decode().splitlines() == expected
     assert (result.lines, result.blank, result.rejected) == (60, 1, 12)
     assert [q.split("\t")[0] for q in result.quarantine_copy.decode().splitlines()] == [
-        str(i + 1) for i in range(0, 60, 5)]
+        str(i + 1) for i in range(0, 60, 5)
+    ]
 
 
 def test_the_batch_id_goes_in_front_of_every_row() -> None:
@@ -144,11 +154,30 @@ def test_the_batch_id_goes_in_front_of_every_row() -> None:
 
 
 _ODD_VALUES: list[object] = [
-    None, "", " ", 5, True, [], {}, "a\tb", "x" * 65, "é", "2026-01-01T10:00:00Z",
-    "2026-01-01t10:00:00z", "2026-01-01 10:00:00+02:00", "2026-02-30T10:00:00Z",
-    "2026-01-01T10:00:00", "2026-01-01T10:00:00.Z", "2026-01-01T10:00:00,5Z",
-    "2026-01-01T10:00:00.1234567890Z", "2026-01-01T10:00:00+0200", "\uff11.0.0", "1.2.3-rc.1",
-    "2.0.0", "+2026-01-01T10:00:00Z", {"a": "\u0000"},
+    None,
+    "",
+    " ",
+    5,
+    True,
+    [],
+    {},
+    "a\tb",
+    "x" * 65,
+    "é",
+    "2026-01-01T10:00:00Z",
+    "2026-01-01t10:00:00z",
+    "2026-01-01 10:00:00+02:00",
+    "2026-02-30T10:00:00Z",
+    "2026-01-01T10:00:00",
+    "2026-01-01T10:00:00.Z",
+    "2026-01-01T10:00:00,5Z",
+    "2026-01-01T10:00:00.1234567890Z",
+    "2026-01-01T10:00:00+0200",
+    "\uff11.0.0",
+    "1.2.3-rc.1",
+    "2.0.0",
+    "+2026-01-01T10:00:00Z",
+    {"a": "\u0000"},
 ]
 
 

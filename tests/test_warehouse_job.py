@@ -13,11 +13,24 @@ from tests.events import event, query, table_snapshot, write_events
 from warehouse.runner import run_warehouse_job
 from warehouse.settings import DBT_PROJECT_DIR
 
-MARTS = ("fct_bets_rollup", "fct_revenue_daily", "fct_deposit_funnel_daily",
-         "fct_latency_daily", "fct_active_players_daily", "fct_retention", "fct_ltv",
-         "fct_sessions_daily", "fct_economy_daily", "fct_points_user_task", "fct_points_task",
-         "fct_points_user_game", "fct_points_game", "fct_affinity_ledger",
-         "dim_affinity_device", "fct_affinity_rewards")
+MARTS = (
+    "fct_bets_rollup",
+    "fct_revenue_daily",
+    "fct_deposit_funnel_daily",
+    "fct_latency_daily",
+    "fct_active_players_daily",
+    "fct_retention",
+    "fct_ltv",
+    "fct_sessions_daily",
+    "fct_economy_daily",
+    "fct_points_user_task",
+    "fct_points_task",
+    "fct_points_user_game",
+    "fct_points_game",
+    "fct_affinity_ledger",
+    "dim_affinity_device",
+    "fct_affinity_rewards",
+)
 
 
 @pytest.fixture
@@ -27,15 +40,28 @@ def landing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str,
-                                                        landing: Path) -> None:
-    summary = generate(GeneratorConfig(players=150, days=3, seed=11,
-                                       start_date=date(2026, 3, 1)), landing / "gen")
-    write_events(landing / "hand" / "one.ndjson", [
-        event("bet.settled", "2026-03-02 12:00:00", event_id="hand-1", brand="brand-9",
-              bet_id="hb", game_id="g", provider_id="p", stake_minor=1000, win_minor=250,
-              currency="EUR", in_bonus=False),
-    ])
+def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str, landing: Path) -> None:
+    summary = generate(
+        GeneratorConfig(players=150, days=3, seed=11, start_date=date(2026, 3, 1)), landing / "gen"
+    )
+    write_events(
+        landing / "hand" / "one.ndjson",
+        [
+            event(
+                "bet.settled",
+                "2026-03-02 12:00:00",
+                event_id="hand-1",
+                brand="brand-9",
+                bet_id="hb",
+                game_id="g",
+                provider_id="p",
+                stake_minor=1000,
+                win_minor=250,
+                currency="EUR",
+                in_bonus=False,
+            ),
+        ],
+    )
 
     report = run_warehouse_job(ephemeral_instance=True)
     assert report.success, report.failure
@@ -53,20 +79,27 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str,
     assert status == "published" and sorted(marts) == sorted(MARTS)
     for mart in MARTS:
         assert query(warehouse_url, f"select count(*) from gold.{mart}") == query(
-            warehouse_url, f"select count(*) from gold_candidate.{mart}"), mart
+            warehouse_url, f"select count(*) from gold_candidate.{mart}"
+        ), mart
 
     # accounting: every line read is landed, quarantined or blank
-    assert query(warehouse_url, "select sum(lines_read) = sum(events_landed + "
-                                "lines_quarantined + blank_lines) from raw.load_batches") == [
-        (True,)]
+    assert query(
+        warehouse_url,
+        "select sum(lines_read) = sum(events_landed + "
+        "lines_quarantined + blank_lines) from raw.load_batches",
+    ) == [(True,)]
     assert query(warehouse_url, "select count(*) from raw.load_batches") == [
-        (len(summary.files) + 1,)]
+        (len(summary.files) + 1,)
+    ]
     # the hand-made brand is alone in its row: stake 1000, win 250
-    assert query(warehouse_url, "select day::text, stake_minor, win_minor, ggr_minor "
-                                "from gold.fct_revenue_daily where brand_id = 'brand-9'") == [
-        ("2026-03-02", 1000, 250, 750)]
-    assert query(warehouse_url, "select count(*) > 0 from gold.fct_revenue_daily "
-                                "where brand_id <> 'brand-9'") == [(True,)]
+    assert query(
+        warehouse_url,
+        "select day::text, stake_minor, win_minor, ggr_minor "
+        "from gold.fct_revenue_daily where brand_id = 'brand-9'",
+    ) == [("2026-03-02", 1000, 250, 750)]
+    assert query(
+        warehouse_url, "select count(*) > 0 from gold.fct_revenue_daily where brand_id <> 'brand-9'"
+    ) == [(True,)]
 
     seeds_sql = "select unique_id, loaded_at from audit.seed_state order by unique_id"
     seeds_loaded = dict(query(warehouse_url, seeds_sql))
@@ -88,19 +121,20 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str,
     assert reloaded.success, reloaded.failure
     now_loaded = dict(query(warehouse_url, seeds_sql))
     assert [seed for seed in now_loaded if now_loaded[seed] != seeds_loaded[seed]] == [
-        "seed.gaming_dwh.fx_rates_daily"]
+        "seed.gaming_dwh.fx_rates_daily"
+    ]
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == before
 
     # a full refresh reloads every seed and rebuilds the incremental models to the same result
     refreshed = run_warehouse_job(full_refresh=True, ephemeral_instance=True)
     assert refreshed.success, refreshed.failure
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == before
-    assert all(loaded > now_loaded[seed]
-               for seed, loaded in query(warehouse_url, seeds_sql))
+    assert all(loaded > now_loaded[seed] for seed, loaded in query(warehouse_url, seeds_sql))
 
 
-def test_a_corrupt_file_fails_the_run_loudly_but_lands_the_others(warehouse_url: str,
-                                                                  landing: Path) -> None:
+def test_a_corrupt_file_fails_the_run_loudly_but_lands_the_others(
+    warehouse_url: str, landing: Path
+) -> None:
     write_events(landing / "good.ndjson", [event("craft.complete", "2026-03-01 10:00:00")])
     (landing / "bad.ndjson.gz").write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
     report = run_warehouse_job(ephemeral_instance=True)
@@ -116,34 +150,47 @@ def test_a_corrupt_file_fails_the_run_loudly_but_lands_the_others(warehouse_url:
 def test_a_corrupted_candidate_blocks_publication_and_leaves_gold_untouched(
     warehouse_url: str, landing: Path
 ) -> None:
-    generate(GeneratorConfig(players=80, days=2, seed=5, start_date=date(2026, 4, 1)),
-             landing / "gen")
+    generate(
+        GeneratorConfig(players=80, days=2, seed=5, start_date=date(2026, 4, 1)), landing / "gen"
+    )
     first = run_warehouse_job(ephemeral_instance=True)
     assert first.success, first.failure
 
     def gold_fingerprint() -> list[tuple[object, ...]]:
-        return [query(warehouse_url, f"select '{m}', count(*), md5(coalesce(string_agg("
-                                     f"t::text, '|' order by t::text), '')) from gold.{m} t")[0]
-                for m in MARTS]
+        return [
+            query(
+                warehouse_url,
+                f"select '{m}', count(*), md5(coalesce(string_agg("
+                f"t::text, '|' order by t::text), '')) from gold.{m} t",
+            )[0]
+            for m in MARTS
+        ]
 
     before = gold_fingerprint()
     # one value of one candidate mart breaks its definition: ggr = stake - win
-    query_count = query(warehouse_url, "with one as (select ctid from gold_candidate."
-                                       "fct_revenue_daily limit 1) update gold_candidate."
-                                       "fct_revenue_daily set ggr_minor = ggr_minor + 1 "
-                                       "where ctid in (select ctid from one) returning 1")
+    query_count = query(
+        warehouse_url,
+        "with one as (select ctid from gold_candidate."
+        "fct_revenue_daily limit 1) update gold_candidate."
+        "fct_revenue_daily set ggr_minor = ggr_minor + 1 "
+        "where ctid in (select ctid from one) returning 1",
+    )
     assert query_count == [(1,)]
 
-    blocked = run_warehouse_job(ephemeral_instance=True,
-                                op_selection=["validate_gold_candidates", "publish_gold"])
+    blocked = run_warehouse_job(
+        ephemeral_instance=True, op_selection=["validate_gold_candidates", "publish_gold"]
+    )
     assert not blocked.success
     gx = blocked.step("validate_gold_candidates")
     assert gx.checks_failed == 1 and gx.checks_passed == len(MARTS) - 1
     assert "publish_gold" not in {s.name for s in blocked.steps if s.ok and s.materializations}
     assert gold_fingerprint() == before
 
-    rows = query(warehouse_url, "select status, message, check_results -> 'fct_revenue_daily' "
-                                "->> 'success' from audit.publications order by publication_id")
+    rows = query(
+        warehouse_url,
+        "select status, message, check_results -> 'fct_revenue_daily' "
+        "->> 'success' from audit.publications order by publication_id",
+    )
     assert [r[0] for r in rows] == ["published", "blocked"]
     message = rows[1][1]
     assert "fct_revenue_daily" in message and "ggr_minor" in message

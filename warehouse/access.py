@@ -55,10 +55,14 @@ def ensure_access(conn: psycopg.Connection) -> None:
         for role in (BI_READER, BRAND_READER):
             _ensure_group(conn, role)
         conn.execute(_SECURITY_DDL)
-        conn.execute(sql.SQL("grant usage on schema security to {}").format(
-            sql.Identifier(BRAND_READER)))
-        conn.execute(sql.SQL("grant select on security.brand_scopes to {}")
-                     .format(sql.Identifier(BRAND_READER)))
+        conn.execute(
+            sql.SQL("grant usage on schema security to {}").format(sql.Identifier(BRAND_READER))
+        )
+        conn.execute(
+            sql.SQL("grant select on security.brand_scopes to {}").format(
+                sql.Identifier(BRAND_READER)
+            )
+        )
 
 
 def secure_gold_table(conn: psycopg.Connection, schema: str, table: str) -> None:
@@ -68,21 +72,29 @@ def secure_gold_table(conn: psycopg.Connection, schema: str, table: str) -> None
     conn.execute(sql.SQL("grant select on {} to {}").format(relation, readers))
     conn.execute(sql.SQL("alter table {} enable row level security").format(relation))
     conn.execute(sql.SQL("drop policy if exists bi_reader_all on {}").format(relation))
-    conn.execute(sql.SQL("create policy bi_reader_all on {} for select to {} using (true)")
-                 .format(relation, sql.Identifier(BI_READER)))
+    conn.execute(
+        sql.SQL("create policy bi_reader_all on {} for select to {} using (true)").format(
+            relation, sql.Identifier(BI_READER)
+        )
+    )
     conn.execute(sql.SQL("drop policy if exists brand_scope on {}").format(relation))
-    conn.execute(sql.SQL(
-        "create policy brand_scope on {} for select to {} "
-        # a hashed subplan: the scope is read once per query, not once per row
-        "using (brand_id in (select brand_id from security.brand_scopes "
-        "where role_name = current_user))"
-    ).format(relation, sql.Identifier(BRAND_READER)))
+    conn.execute(
+        sql.SQL(
+            "create policy brand_scope on {} for select to {} "
+            # a hashed subplan: the scope is read once per query, not once per row
+            "using (brand_id in (select brand_id from security.brand_scopes "
+            "where role_name = current_user))"
+        ).format(relation, sql.Identifier(BRAND_READER))
+    )
 
 
 def _create_login(conn: psycopg.Connection, name: str, password: str, group: str) -> None:
     exists = conn.execute("select 1 from pg_roles where rolname = %s", [name]).fetchone()
-    statement = "alter role {} with login password {}" if exists else \
-        "create role {} with login password {}"
+    statement = (
+        "alter role {} with login password {}"
+        if exists
+        else "create role {} with login password {}"
+    )
     conn.execute(sql.SQL(statement).format(sql.Identifier(name), sql.Literal(password)))
     conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(group), sql.Identifier(name)))
 
@@ -104,8 +116,9 @@ def grant_reader(conn: psycopg.Connection, name: str, password: str | None = Non
     return password
 
 
-def grant_brand_reader(conn: psycopg.Connection, name: str, brands: Iterable[str],
-                       password: str | None = None) -> str:
+def grant_brand_reader(
+    conn: psycopg.Connection, name: str, brands: Iterable[str], password: str | None = None
+) -> str:
     """A login that reads gold rows of `brands` only. Returns its password."""
     _check_name(name)
     brands = list(brands)
@@ -117,11 +130,15 @@ def grant_brand_reader(conn: psycopg.Connection, name: str, brands: Iterable[str
         member = conn.execute(
             "select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid "
             "join pg_roles r on r.oid = m.member where g.rolname = %s and r.rolname = %s",
-            [BI_READER, name]).fetchone()
+            [BI_READER, name],
+        ).fetchone()
         if member:
             raise AccessError(f"{name} reads all brands (bi_reader): use another name")
         _create_login(conn, name, password, BRAND_READER)
         for brand in brands:
-            conn.execute("insert into security.brand_scopes (role_name, brand_id) "
-                         "values (%s, %s) on conflict do nothing", [name, brand])
+            conn.execute(
+                "insert into security.brand_scopes (role_name, brand_id) "
+                "values (%s, %s) on conflict do nothing",
+                [name, brand],
+            )
     return password

@@ -33,8 +33,17 @@ from psycopg import sql
 from warehouse.database import redact
 from warehouse.settings import load_settings
 
-SCHEMAS = ("raw", "bronze", "silver", "gold_candidate", "gold", "audit", "reference",
-           "security", "bench_floor")
+SCHEMAS = (
+    "raw",
+    "bronze",
+    "silver",
+    "gold_candidate",
+    "gold",
+    "audit",
+    "reference",
+    "security",
+    "bench_floor",
+)
 
 # What a dashboard reads: (name, SQL). Parameters are filled from the data.
 DASHBOARD_QUERIES: dict[str, str] = {
@@ -42,20 +51,24 @@ DASHBOARD_QUERIES: dict[str, str] = {
         "select bucket_start, sum(ggr_minor) from gold.fct_bets_rollup "
         "where granularity = '5m' and brand_id = %(brand)s "
         "and bucket_start >= %(last_day)s::date - 29 and bucket_start < %(last_day)s::date + 1 "
-        "group by 1 order by 1"),
+        "group by 1 order by 1"
+    ),
     "top-50 games by RTP, one day": (
         "select game_id, provider_id, sum(win_minor)::numeric / nullif(sum(stake_minor), 0) "
         "as rtp, sum(stake_minor) as stake from gold.fct_bets_rollup "
         "where granularity = '1d' and bucket_start = %(mid_day)s::date "
-        "group by 1, 2 order by rtp desc nulls last limit 50"),
+        "group by 1, 2 order by rtp desc nulls last limit 50"
+    ),
     "a month of retention cohorts": (
         "select cohort_date, day_offset, sum(retained_players)::numeric "
         "/ nullif(sum(cohort_size), 0) from gold.fct_retention "
         "where cohort_type = 'registration' and cohort_date >= %(last_day)s::date - 30 "
-        "group by 1, 2 order by 1, 2"),
+        "group by 1, 2 order by 1, 2"
+    ),
     "LTV curve": (
         "select day_offset, sum(cumulative_ngr_eur_minor)::numeric / nullif(sum(cohort_size), 0) "
-        "from gold.fct_ltv where cohort_type = 'first_deposit' group by 1 order by 1"),
+        "from gold.fct_ltv where cohort_type = 'first_deposit' group by 1 order by 1"
+    ),
 }
 
 
@@ -92,8 +105,10 @@ def _bench_database(database_url: str | None) -> str:
 
     settings = load_settings()
     if settings.database_url:
-        raise SystemExit("with DWH_DATABASE_URL set, name an empty database for the benchmark "
-                         "with --database-url (its warehouse schemas are dropped first)")
+        raise SystemExit(
+            "with DWH_DATABASE_URL set, name an empty database for the benchmark "
+            "with --database-url (its warehouse schemas are dropped first)"
+        )
     state = EmbeddedPostgres(settings.home).start()
     with psycopg.connect(state.admin_url(), autocommit=True) as conn:
         if conn.execute("select 1 from pg_database where datname = 'bench'").fetchone() is None:
@@ -104,8 +119,7 @@ def _bench_database(database_url: str | None) -> str:
 def _reset(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for schema in SCHEMAS:
-            conn.execute(sql.SQL("drop schema if exists {} cascade").format(
-                sql.Identifier(schema)))
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
 def _generate(home: Path, events: int, seed: int, days: int) -> tuple[Path, Path]:
@@ -115,12 +129,22 @@ def _generate(home: Path, events: int, seed: int, days: int) -> tuple[Path, Path
     main, more = base / "main", base / "more"
     start = date(2026, 1, 1)
     if not (base / ".complete").exists():
-        generate(GeneratorConfig(events_target=events, days=days, seed=seed, start_date=start),
-                 main, progress=True)
+        generate(
+            GeneratorConfig(events_target=events, days=days, seed=seed, start_date=start),
+            main,
+            progress=True,
+        )
         # 1% more events: a later delivery over the last days of the period, another seed
-        generate(GeneratorConfig(events_target=max(events // 100, 1000), days=3, seed=seed + 1,
-                                 start_date=start + timedelta(days=days - 3)),
-                 more, progress=False)
+        generate(
+            GeneratorConfig(
+                events_target=max(events // 100, 1000),
+                days=3,
+                seed=seed + 1,
+                start_date=start + timedelta(days=days - 3),
+            ),
+            more,
+            progress=False,
+        )
         # distinct names so that both deliveries land (the generator names files by day)
         for path in more.iterdir():
             path.rename(path.with_name("more-" + path.name))
@@ -148,9 +172,13 @@ def _run_job(url: str, full_refresh: bool = False) -> tuple[dict[str, float], fl
     from warehouse.runner import run_warehouse_job
 
     os.environ["DWH_DATABASE_URL"] = url
-    report, seconds = _timed(lambda: run_warehouse_job(
-        full_refresh=full_refresh, ephemeral_instance=True,
-        landing_dir=Path("/nonexistent-bench-landing")))
+    report, seconds = _timed(
+        lambda: run_warehouse_job(
+            full_refresh=full_refresh,
+            ephemeral_instance=True,
+            landing_dir=Path("/nonexistent-bench-landing"),
+        )
+    )
     if not report.success:
         raise RuntimeError(f"the warehouse job failed: {report.failure}")
     return {s.name: round(s.seconds, 2) for s in report.steps}, seconds
@@ -193,15 +221,21 @@ def _floor(url: str, directory: Path) -> dict[str, float]:
                     while chunk := handle.read(1 << 22):
                         copy.write(chunk.replace(b"\\", b"\\\\"))
         floor["copy_lines"] = time.perf_counter() - started
-        _, floor["distinct_on_dedup"] = _timed(lambda: conn.execute(
-            "create table bench_floor.dedup as select distinct on (event_id) * "
-            "from raw.events order by event_id, batch_id, line_no"))
-        _, floor["group_by_rollup"] = _timed(lambda: conn.execute(
-            "create table bench_floor.rollup as select date_trunc('minute', occurred_at) as m, "
-            "tenant_id, region, payload ->> 'game_id' as game_id, payload ->> 'currency' as c, "
-            "count(*) as bets, sum((payload ->> 'stake_minor')::numeric) as stake, "
-            "sum((payload ->> 'win_minor')::numeric) as win from bench_floor.dedup "
-            "where event_type = 'bet.settled' group by 1, 2, 3, 4, 5"))
+        _, floor["distinct_on_dedup"] = _timed(
+            lambda: conn.execute(
+                "create table bench_floor.dedup as select distinct on (event_id) * "
+                "from raw.events order by event_id, batch_id, line_no"
+            )
+        )
+        _, floor["group_by_rollup"] = _timed(
+            lambda: conn.execute(
+                "create table bench_floor.rollup as select date_trunc('minute', occurred_at) as m, "
+                "tenant_id, region, payload ->> 'game_id' as game_id, payload ->> 'currency' as c, "
+                "count(*) as bets, sum((payload ->> 'stake_minor')::numeric) as stake, "
+                "sum((payload ->> 'win_minor')::numeric) as win from bench_floor.dedup "
+                "where event_type = 'bet.settled' group by 1, 2, 3, 4, 5"
+            )
+        )
         conn.execute("drop schema bench_floor cascade")
     return {k: round(v, 2) for k, v in floor.items()}
 
@@ -209,8 +243,10 @@ def _floor(url: str, directory: Path) -> dict[str, float]:
 def _peak_memory(url: str) -> dict[str, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    peaks = {"dwh process": round(own, 1), "largest child (dbt, loader workers)":
-             round(children, 1)}
+    peaks = {
+        "dwh process": round(own, 1),
+        "largest child (dbt, loader workers)": round(children, 1),
+    }
     with psycopg.connect(url) as conn:
         pid = conn.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         shared = conn.execute("show shared_buffers").fetchone()[0]  # type: ignore[index]
@@ -245,19 +281,32 @@ def _postmaster_hwm(backend_pid: int) -> float | None:
 def _top_models() -> list[tuple[str, float]]:
     from warehouse.dbt import target_path
 
-    candidates = sorted(target_path().parent.glob("**/run_results.json"),
-                        key=lambda p: p.stat().st_mtime)
+    candidates = sorted(
+        target_path().parent.glob("**/run_results.json"), key=lambda p: p.stat().st_mtime
+    )
     if not candidates:
         return []
     results = json.loads(candidates[-1].read_text())["results"]
-    timed = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results
-                    if r["unique_id"].startswith("model.")), key=lambda x: -x[1])
+    timed = sorted(
+        (
+            (r["unique_id"].split(".")[-1], r["execution_time"])
+            for r in results
+            if r["unique_id"].startswith("model.")
+        ),
+        key=lambda x: -x[1],
+    )
     return [(name, round(seconds, 2)) for name, seconds in timed[:8]]
 
 
-def run_bench(events: int, *, seed: int = 1, days: int = 30, repeats: int = 30,
-              database_url: str | None = None,
-              echo: Callable[[str], None] = print) -> BenchResult:
+def run_bench(
+    events: int,
+    *,
+    seed: int = 1,
+    days: int = 30,
+    repeats: int = 30,
+    database_url: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> BenchResult:
     settings = load_settings()
     url = _bench_database(database_url)
     result = BenchResult(events_target=events, database=redact(url))
@@ -270,8 +319,10 @@ def run_bench(events: int, *, seed: int = 1, days: int = 30, repeats: int = 30,
     result.landing_lines_per_second = round(result.lines / result.landing_seconds)
     with psycopg.connect(url) as conn:
         result.events = conn.execute("select count(*) from raw.events").fetchone()[0]  # type: ignore[index]
-    echo(f"  {result.lines:,} lines in {result.landing_seconds:.1f} s "
-         f"({result.landing_lines_per_second:,} lines/s)")
+    echo(
+        f"  {result.lines:,} lines in {result.landing_seconds:.1f} s "
+        f"({result.landing_lines_per_second:,} lines/s)"
+    )
 
     echo("full job ...")
     result.job_stages, result.job_seconds = _run_job(url)
@@ -299,23 +350,31 @@ def run_bench(events: int, *, seed: int = 1, days: int = 30, repeats: int = 30,
 def format_table(result: BenchResult) -> str:
     rows = [
         ("events landed (lines)", f"{result.events:,} ({result.lines:,})"),
-        ("landing", f"{result.landing_seconds:.1f} s, {result.landing_lines_per_second:,} "
-                    "lines/s"),
-        *[(f"job stage: {name}", f"{seconds:.1f} s") for name, seconds in
-          result.job_stages.items()],
+        ("landing", f"{result.landing_seconds:.1f} s, {result.landing_lines_per_second:,} lines/s"),
+        *[
+            (f"job stage: {name}", f"{seconds:.1f} s")
+            for name, seconds in result.job_stages.items()
+        ],
         ("full job (landing -> publication)", f"{result.full_seconds:.1f} s"),
-        ("floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.floor.items()),
-         f"{result.floor_seconds:.1f} s"),
+        (
+            "floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.floor.items()),
+            f"{result.floor_seconds:.1f} s",
+        ),
         ("full job / floor", f"{result.full_job_over_floor:.2f} x (target <= 5)"),
-        (f"incremental run ({result.incremental_lines:,} more lines)",
-         f"{result.incremental_seconds:.1f} s = {result.incremental_share_of_full:.1%} of the "
-         "full job (target <= 15%)"),
-        *[(f"query: {name}", f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms")
-          for name, q in result.queries.items()],
-        *[(f"slowest model: {name}", f"{seconds:.1f} s") for name, seconds in
-          result.top_models],
-        *[(f"peak memory: {name}", f"{value} MB" if isinstance(value, float) else str(value))
-          for name, value in result.peak_memory_mb.items()],
+        (
+            f"incremental run ({result.incremental_lines:,} more lines)",
+            f"{result.incremental_seconds:.1f} s = {result.incremental_share_of_full:.1%} of the "
+            "full job (target <= 15%)",
+        ),
+        *[
+            (f"query: {name}", f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms")
+            for name, q in result.queries.items()
+        ],
+        *[(f"slowest model: {name}", f"{seconds:.1f} s") for name, seconds in result.top_models],
+        *[
+            (f"peak memory: {name}", f"{value} MB" if isinstance(value, float) else str(value))
+            for name, value in result.peak_memory_mb.items()
+        ],
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

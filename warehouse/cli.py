@@ -1,16 +1,16 @@
 """`dwh`: the warehouse's command line.
 
-    dwh db start|stop|status|url|env     the embedded PostgreSQL (or DWH_DATABASE_URL)
-    dwh generate --players N --days D --seed S --out DIR
-    dwh ingest PATH...                   land event files into raw
-    dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
-    dwh backfill --from D --to D         recompute days of the event-time marts
-    dwh demo                             generate, land, run, print gold numbers
-    dwh grant-reader NAME                a login reading all of gold
-    dwh grant-brand-reader NAME BRAND..  a login reading gold rows of those brands only
-    dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
-    dwh dbt ARGS...                      dbt against the warehouse
-    dwh dagster                          the Dagster UI (dagster dev)
+dwh db start|stop|status|url|env     the embedded PostgreSQL (or DWH_DATABASE_URL)
+dwh generate --players N --days D --seed S --out DIR
+dwh ingest PATH...                   land event files into raw
+dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
+dwh backfill --from D --to D         recompute days of the event-time marts
+dwh demo                             generate, land, run, print gold numbers
+dwh grant-reader NAME                a login reading all of gold
+dwh grant-brand-reader NAME BRAND..  a login reading gold rows of those brands only
+dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
+dwh dbt ARGS...                      dbt against the warehouse
+dwh dagster                          the Dagster UI (dagster dev)
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.database_url and args.action in ("start", "stop"):
-        return _fail("DWH_DATABASE_URL is set: the warehouse is an external server, "
-                     "not the embedded one")
+        return _fail(
+            "DWH_DATABASE_URL is set: the warehouse is an external server, not the embedded one"
+        )
     if args.action == "start":
         server = embedded_server(settings)
         state = server.start()
@@ -65,14 +66,18 @@ def cmd_db(args: argparse.Namespace) -> int:
             except Exception as exc:
                 _echo(f"external server {redact(settings.database_url)}: unreachable ({exc})")
                 return 1
-            _echo(f"external server {redact(settings.database_url)}: "
-                  f"PostgreSQL {version[0] if version else '?'}")
+            _echo(
+                f"external server {redact(settings.database_url)}: "
+                f"PostgreSQL {version[0] if version else '?'}"
+            )
             return 0
         server = embedded_server(settings)
         running = server.is_running()
         url = server.url()
-        _echo(f"embedded server under {server.pgdata}: {'running' if running else 'stopped'}"
-              + (f", {redact(url)}" if url else ", not initialised"))
+        _echo(
+            f"embedded server under {server.pgdata}: {'running' if running else 'stopped'}"
+            + (f", {redact(url)}" if url else ", not initialised")
+        )
         return 0 if running else 1
     elif args.action == "url":
         _echo(database_url(settings))
@@ -88,9 +93,16 @@ def _generator_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ingestion.generator import GeneratorConfig
 
     return GeneratorConfig(
-        players=args.players, days=args.days, seed=args.seed, start_date=args.start_date,
-        brands=args.brands, duplicate_rate=args.duplicate_rate, late_rate=args.late_rate,
-        malformed_rate=args.malformed_rate, gzip=not args.no_gzip, events_target=args.events,
+        players=args.players,
+        days=args.days,
+        seed=args.seed,
+        start_date=args.start_date,
+        brands=args.brands,
+        duplicate_rate=args.duplicate_rate,
+        late_rate=args.late_rate,
+        malformed_rate=args.malformed_rate,
+        gzip=not args.no_gzip,
+        events_target=args.events,
     )
 
 
@@ -103,10 +115,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     out = Path(args.out)
     summary = generate(config, out, progress=sys.stderr.isatty() and not args.quiet)
-    _echo(f"wrote {len(summary.files)} files to {out}: {summary.lines:,} lines, "
-          f"{summary.events:,} events ({summary.duplicates:,} duplicates, "
-          f"{summary.late:,} late, {summary.malformed:,} malformed) "
-          f"in {summary.seconds:.1f} s")
+    _echo(
+        f"wrote {len(summary.files)} files to {out}: {summary.lines:,} lines, "
+        f"{summary.events:,} events ({summary.duplicates:,} duplicates, "
+        f"{summary.late:,} late, {summary.malformed:,} malformed) "
+        f"in {summary.seconds:.1f} s"
+    )
     return 0
 
 
@@ -123,11 +137,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = land(conn, args.paths, echo=_echo)
     seconds = time.perf_counter() - started
     lines = report.total("lines_read")
-    _echo(f"{len(report.landed_files)} landed, "
-          f"{sum(1 for f in report.files if f.skipped_as_batch is not None)} already landed, "
-          f"{len(report.failed)} failed: {lines:,} lines, {report.total('landed'):,} events, "
-          f"{report.total('quarantined'):,} quarantined in {seconds:.1f} s"
-          + (f" ({lines / seconds:,.0f} lines/s)" if lines and seconds > 0 else ""))
+    _echo(
+        f"{len(report.landed_files)} landed, "
+        f"{sum(1 for f in report.files if f.skipped_as_batch is not None)} already landed, "
+        f"{len(report.failed)} failed: {lines:,} lines, {report.total('landed'):,} events, "
+        f"{report.total('quarantined'):,} quarantined in {seconds:.1f} s"
+        + (f" ({lines / seconds:,.0f} lines/s)" if lines and seconds > 0 else "")
+    )
     if not report.files:
         _echo("no *.ndjson or *.ndjson.gz files found")
     return 1 if report.failed else 0
@@ -139,11 +155,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     _echo("running the warehouse job" + (" (full refresh)" if args.full_refresh else ""))
-    report = run_warehouse_job(full_refresh=args.full_refresh,
-                               landing_dir=Path(args.landing_dir) if args.landing_dir else None,
-                               dbt_vars=args.vars or "", echo=_echo)
-    _echo(f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
-          f"in {time.perf_counter() - started:.1f} s")
+    report = run_warehouse_job(
+        full_refresh=args.full_refresh,
+        landing_dir=Path(args.landing_dir) if args.landing_dir else None,
+        dbt_vars=args.vars or "",
+        echo=_echo,
+    )
+    _echo(
+        f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     return 0 if report.success else 1
 
 
@@ -156,8 +177,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _echo(f"recomputing {args.day_from} .. {args.day_to} of the event-time marts")
     report = run_backfill(args.day_from.isoformat(), args.day_to.isoformat(), echo=_echo)
-    _echo(f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
-          f"in {time.perf_counter() - started:.1f} s")
+    _echo(
+        f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     return 0 if report.success else 1
 
 
@@ -175,13 +198,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         _echo(f"1/3 generating {args.players:,} players over {args.days} days into {landing}")
         summary = generate(
-            GeneratorConfig(players=args.players, days=args.days, seed=args.seed,
-                            start_date=args.start_date),
-            landing, progress=sys.stderr.isatty(),
+            GeneratorConfig(
+                players=args.players, days=args.days, seed=args.seed, start_date=args.start_date
+            ),
+            landing,
+            progress=sys.stderr.isatty(),
         )
         marker.write_text(f"{summary.events}\n")
-        _echo(f"    {summary.events:,} events in {len(summary.files)} files "
-              f"({summary.seconds:.1f} s)")
+        _echo(
+            f"    {summary.events:,} events in {len(summary.files)} files ({summary.seconds:.1f} s)"
+        )
     _echo(f"2/3 running the warehouse job on {redact(database_url(settings))}")
     report = run_warehouse_job(landing_dir=landing, echo=_echo)
     if not report.success:
@@ -190,7 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with connect() as conn:
         _print_demo_numbers(conn)
     _echo(f"\ndemo finished in {time.perf_counter() - started:.1f} s. Where to look next:")
-    _echo("  psql \"$(.venv/bin/dwh db url)\"      schemas raw, bronze, silver, gold, audit")
+    _echo('  psql "$(.venv/bin/dwh db url)"      schemas raw, bronze, silver, gold, audit')
     _echo("  .venv/bin/dwh dagster                 the Dagster UI: lineage raw -> gold, runs")
     _echo("  select * from audit.dq_batch_accounting; select * from audit.dq_quarantine;")
     return 0
@@ -207,11 +233,12 @@ def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
         return
     first, last, brands, ggr, ngr, stake, win = row
     _echo(f"    {first} .. {last}, {brands} brands")
-    _echo(f"    GGR {ggr / 100:,.2f} EUR, NGR {ngr / 100:,.2f} EUR, "
-          f"RTP {win / stake:.3f} (all currencies)")
+    _echo(
+        f"    GGR {ggr / 100:,.2f} EUR, NGR {ngr / 100:,.2f} EUR, "
+        f"RTP {win / stake:.3f} (all currencies)"
+    )
     for brand, brand_ngr in conn.execute(
-        "select brand_id, sum(ngr_eur_minor) from gold.fct_revenue_daily "
-        "group by 1 order by 1"
+        "select brand_id, sum(ngr_eur_minor) from gold.fct_revenue_daily group by 1 order by 1"
     ):
         _echo(f"    {brand:<10} NGR {brand_ngr / 100:>14,.2f} EUR")
     counts = conn.execute(
@@ -221,8 +248,10 @@ def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
         "(select count(*) from audit.dq_late_events)"
     ).fetchone()
     if counts:
-        _echo(f"    audit: {counts[0]:,} quarantined lines, {counts[1]:,} invalid payloads, "
-              f"{counts[2]:,} duplicate conflicts, {counts[3]:,} events later than the lookback")
+        _echo(
+            f"    audit: {counts[0]:,} quarantined lines, {counts[1]:,} invalid payloads, "
+            f"{counts[2]:,} duplicate conflicts, {counts[3]:,} events later than the lookback"
+        )
 
 
 # -- access -------------------------------------------------------------------------------------
@@ -249,8 +278,14 @@ def cmd_grant(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from warehouse.bench import format_table, run_bench, save
 
-    result = run_bench(args.events, seed=args.seed, days=args.days, repeats=args.repeats,
-                       database_url=args.database_url, echo=_echo)
+    result = run_bench(
+        args.events,
+        seed=args.seed,
+        days=args.days,
+        repeats=args.repeats,
+        database_url=args.database_url,
+        echo=_echo,
+    )
     _echo("")
     _echo(format_table(result))
     path = save(result, Path(args.json_dir) if args.json_dir else load_settings().home / "bench")
@@ -276,10 +311,19 @@ def cmd_dagster(args: argparse.Namespace) -> int:
     prepare_manifest(url)
     dagster_instance(settings)  # sets DAGSTER_HOME
     dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-               "-h", args.host, "-p", str(args.port)]
-    _echo(f"Dagster UI on http://{args.host}:{args.port} "
-          f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    command = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    _echo(
+        f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})"
+    )
     return subprocess.call(command, cwd=PROJECT_ROOT)
 
 
@@ -292,8 +336,9 @@ def _date(value: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dwh", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="dwh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="the warehouse database")
@@ -307,8 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output directory")
     gen.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
     gen.add_argument("--brands", type=int, default=3)
-    gen.add_argument("--events", type=int, default=None,
-                     help="about this many events (sets the number of players)")
+    gen.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="about this many events (sets the number of players)",
+    )
     gen.add_argument("--duplicate-rate", type=float, default=0.01)
     gen.add_argument("--late-rate", type=float, default=0.01)
     gen.add_argument("--malformed-rate", type=float, default=0.001)
@@ -343,8 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     reader.add_argument("--password", help="default: a generated one, printed once")
     reader.set_defaults(func=cmd_grant)
 
-    brand_reader = sub.add_parser("grant-brand-reader",
-                                  help="a login that reads gold rows of some brands only")
+    brand_reader = sub.add_parser(
+        "grant-brand-reader", help="a login that reads gold rows of some brands only"
+    )
     brand_reader.add_argument("name")
     brand_reader.add_argument("brands", nargs="+", metavar="BRAND")
     brand_reader.add_argument("--password", help="default: a generated one, printed once")

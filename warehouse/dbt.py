@@ -34,11 +34,16 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(args: Sequence[str], url: str | None = None, *, check: bool = True,
-            capture: bool = True) -> subprocess.CompletedProcess[str]:
+def run_dbt(
+    args: Sequence[str], url: str | None = None, *, check: bool = True, capture: bool = True
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [dbt_executable(), *args], cwd=DBT_PROJECT_DIR, env=dbt_environment(url),
-        text=True, capture_output=capture, check=False,
+        [dbt_executable(), *args],
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_environment(url),
+        text=True,
+        capture_output=capture,
+        check=False,
     )
     if check and proc.returncode != 0:
         output = (proc.stdout or "") + (proc.stderr or "")

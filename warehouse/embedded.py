@@ -123,15 +123,24 @@ class EmbeddedPostgres:
         if "loader_password" not in data:
             raise EmbeddedServerError(
                 f"{self.home} was created by an older version without the dwh_loader role: "
-                f"stop it (dwh db stop) and move {self.home} away to start afresh")
-        return ServerState(port=int(data["port"]), password=str(data["password"]),
-                           loader_password=str(data["loader_password"]))
+                f"stop it (dwh db stop) and move {self.home} away to start afresh"
+            )
+        return ServerState(
+            port=int(data["port"]),
+            password=str(data["password"]),
+            loader_password=str(data["loader_password"]),
+        )
 
     def _write_state(self, state: ServerState) -> None:
-        self.state_file.write_text(json.dumps({
-            "port": state.port, "password": state.password,
-            "loader_password": state.loader_password,
-        }))
+        self.state_file.write_text(
+            json.dumps(
+                {
+                    "port": state.port,
+                    "password": state.password,
+                    "loader_password": state.loader_password,
+                }
+            )
+        )
         self.state_file.chmod(0o600)
 
     @contextlib.contextmanager
@@ -153,11 +162,20 @@ class EmbeddedPostgres:
             # Drop to the server user completely: uid, gid and no supplementary groups (with
             # root's gid kept, group bits of root-owned directories would apply instead of
             # the world bits opened for the server).
-            drop = ({"user": self._run_as, "group": self._run_as, "extra_groups": []}
-                    if self._run_as else {})
+            drop = (
+                {"user": self._run_as, "group": self._run_as, "extra_groups": []}
+                if self._run_as
+                else {}
+            )
             proc = subprocess.run(
-                args, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                cwd="/", check=False, **drop,  # type: ignore[arg-type]
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout,
+                cwd="/",
+                check=False,
+                **drop,  # type: ignore[arg-type]
             )
             out.seek(0)
             output = out.read()
@@ -179,8 +197,16 @@ class EmbeddedPostgres:
             user = pwd.getpwnam(self._run_as)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 self._run_as], check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    self._run_as,
+                ],
+                check=True,
+                capture_output=True,
             )
             user = pwd.getpwnam(self._run_as)
         # The server user must be able to traverse to its data directory and read the
@@ -208,19 +234,33 @@ class EmbeddedPostgres:
             if self._run_as is not None:
                 user = pwd.getpwnam(self._run_as)
                 os.chown(pwfile.name, user.pw_uid, user.pw_gid)
-            self._run([
-                _bin("initdb"), "-D", str(self.pgdata), "-U", SUPERUSER,
-                f"--pwfile={pwfile.name}", "--auth-local=trust", "--auth-host=scram-sha-256",
-                "--encoding=UTF8", "--locale=C", "--no-sync",
-            ], timeout=300)
+            self._run(
+                [
+                    _bin("initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile.name}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                timeout=300,
+            )
         finally:
             os.unlink(pwfile.name)
         conf = self.pgdata / "postgresql.conf"
         (self.pgdata / "warehouse.conf").write_text(SERVER_CONFIG)
         with conf.open("a") as handle:
             handle.write("\ninclude 'warehouse.conf'\n")
-        state = ServerState(port=_free_port(DEFAULT_PORT), password=password,
-                            loader_password=secrets.token_urlsafe(24))
+        state = ServerState(
+            port=_free_port(DEFAULT_PORT),
+            password=password,
+            loader_password=secrets.token_urlsafe(24),
+        )
         self._write_state(state)
         return state
 
@@ -250,14 +290,29 @@ class EmbeddedPostgres:
             if self.is_running():
                 return state
             if not _port_is_free(state.port):
-                state = ServerState(port=_free_port(DEFAULT_PORT), password=state.password,
-                                    loader_password=state.loader_password)
+                state = ServerState(
+                    port=_free_port(DEFAULT_PORT),
+                    password=state.password,
+                    loader_password=state.loader_password,
+                )
                 self._write_state(state)
             self._prepare_permissions()
-            self._run([
-                _bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file), "-w",
-                "-t", "60", "-o", f"-p {state.port}", "start",
-            ], timeout=90)
+            self._run(
+                [
+                    _bin("pg_ctl"),
+                    "-D",
+                    str(self.pgdata),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {state.port}",
+                    "start",
+                ],
+                timeout=90,
+            )
             if created:
                 self._create_database(state)
             return state
@@ -268,15 +323,24 @@ class EmbeddedPostgres:
 
         with psycopg.connect(state.admin_url(), autocommit=True) as conn:
             if conn.execute("select 1 from pg_roles where rolname = %s", [LOADER]).fetchone():
-                conn.execute(sql.SQL("alter role {} with login createrole password {}").format(
-                    sql.Identifier(LOADER), sql.Literal(state.loader_password)))
+                conn.execute(
+                    sql.SQL("alter role {} with login createrole password {}").format(
+                        sql.Identifier(LOADER), sql.Literal(state.loader_password)
+                    )
+                )
             else:
-                conn.execute(sql.SQL("create role {} with login createrole password {}").format(
-                    sql.Identifier(LOADER), sql.Literal(state.loader_password)))
+                conn.execute(
+                    sql.SQL("create role {} with login createrole password {}").format(
+                        sql.Identifier(LOADER), sql.Literal(state.loader_password)
+                    )
+                )
             exists = conn.execute("select 1 from pg_database where datname = %s", [DATABASE])
             if exists.fetchone() is None:
-                conn.execute(sql.SQL("create database {} owner {}").format(
-                    sql.Identifier(DATABASE), sql.Identifier(LOADER)))
+                conn.execute(
+                    sql.SQL("create database {} owner {}").format(
+                        sql.Identifier(DATABASE), sql.Identifier(LOADER)
+                    )
+                )
 
     def stop(self) -> bool:
         with self._lock():

@@ -69,17 +69,27 @@ def ensure_audit(conn: psycopg.Connection) -> None:
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
-    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
-        "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped "
-        "order by a.attnum", [schema, table]).fetchall()]
+    return [
+        tuple(r)
+        for r in conn.execute(  # type: ignore[misc]
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+            "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped "
+            "order by a.attnum",
+            [schema, table],
+        ).fetchall()
+    ]
 
 
-def publish(conn: psycopg.Connection, marts: Sequence[str], *, run_id: str,
-            check_results: Mapping[str, Any] | None = None,
-            candidate_schema: str = CANDIDATE_SCHEMA, gold_schema: str = GOLD_SCHEMA,
-            ) -> Publication:
+def publish(
+    conn: psycopg.Connection,
+    marts: Sequence[str],
+    *,
+    run_id: str,
+    check_results: Mapping[str, Any] | None = None,
+    candidate_schema: str = CANDIDATE_SCHEMA,
+    gold_schema: str = GOLD_SCHEMA,
+) -> Publication:
     """Publish every mart of `marts` from the candidate schema into gold, atomically."""
     ensure_audit(conn)
     ensure_access(conn)
@@ -88,8 +98,11 @@ def publish(conn: psycopg.Connection, marts: Sequence[str], *, run_id: str,
         # One publication at a time; readers keep reading the previous one meanwhile.
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.publish'))")
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(gold_schema)))
-        conn.execute(sql.SQL("grant usage on schema {} to bi_reader, brand_reader").format(
-            sql.Identifier(gold_schema)))
+        conn.execute(
+            sql.SQL("grant usage on schema {} to bi_reader, brand_reader").format(
+                sql.Identifier(gold_schema)
+            )
+        )
         for mart in marts:
             source = sql.Identifier(candidate_schema, mart)
             target = sql.Identifier(gold_schema, mart)
@@ -99,9 +112,12 @@ def publish(conn: psycopg.Connection, marts: Sequence[str], *, run_id: str,
             if _columns(conn, gold_schema, mart) != wanted:
                 # New mart or a new contract version: recreate it with the candidate's shape.
                 conn.execute(sql.SQL("drop table if exists {} cascade").format(target))
-                conn.execute(sql.SQL(
-                    "create table {} (like {} including defaults including constraints "
-                    "including comments)").format(target, source))
+                conn.execute(
+                    sql.SQL(
+                        "create table {} (like {} including defaults including constraints "
+                        "including comments)"
+                    ).format(target, source)
+                )
                 secure_gold_table(conn, gold_schema, mart)
             else:
                 conn.execute(sql.SQL("delete from {}").format(target))
@@ -112,12 +128,21 @@ def publish(conn: psycopg.Connection, marts: Sequence[str], *, run_id: str,
             "values (%s, 'published', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
-    return Publication(publication_id=int(row[0]), status="published",  # type: ignore[index]
-                       row_counts=counts)
+    return Publication(
+        publication_id=int(row[0]),
+        status="published",  # type: ignore[index]
+        row_counts=counts,
+    )
 
 
-def record_blocked(conn: psycopg.Connection, marts: Sequence[str], *, run_id: str,
-                   check_results: Mapping[str, Any], message: str) -> int:
+def record_blocked(
+    conn: psycopg.Connection,
+    marts: Sequence[str],
+    *,
+    run_id: str,
+    check_results: Mapping[str, Any],
+    message: str,
+) -> int:
     """Record an attempt that failed its checks; gold is left as it was."""
     ensure_audit(conn)
     with conn.transaction():

@@ -51,19 +51,31 @@ def dagster_instance(settings: Settings, *, ephemeral: bool = False):  # type: i
     return dg.DagsterInstance.get()
 
 
-def run_backfill(day_from: str, day_to: str, *, ephemeral_instance: bool = False,
-                 echo: Callable[[str], None] | None = None) -> RunReport:
+def run_backfill(
+    day_from: str,
+    day_to: str,
+    *,
+    ephemeral_instance: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> RunReport:
     """Recompute [day_from, day_to] of the event-time marts in one run of the backfill job."""
     vars_ = f'{{"backfill_from": "{day_from}", "backfill_to": "{day_to}"}}'
-    return run_warehouse_job(dbt_vars=vars_, job_name="backfill",
-                             ephemeral_instance=ephemeral_instance, echo=echo)
+    return run_warehouse_job(
+        dbt_vars=vars_, job_name="backfill", ephemeral_instance=ephemeral_instance, echo=echo
+    )
 
 
-def run_warehouse_job(*, full_refresh: bool = False, landing_dir: Path | None = None,
-                      dbt_vars: str = "", ephemeral_instance: bool = False,
-                      verbose: bool = False, job_name: str = "warehouse",
-                      op_selection: list[str] | None = None,
-                      echo: Callable[[str], None] | None = None) -> RunReport:
+def run_warehouse_job(
+    *,
+    full_refresh: bool = False,
+    landing_dir: Path | None = None,
+    dbt_vars: str = "",
+    ephemeral_instance: bool = False,
+    verbose: bool = False,
+    job_name: str = "warehouse",
+    op_selection: list[str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunReport:
     settings = load_settings()
     url = database_url(settings)
     os.environ.update(dbt_env(url))
@@ -72,28 +84,39 @@ def run_warehouse_job(*, full_refresh: bool = False, landing_dir: Path | None = 
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    run_config: dict[str, Any] = {"ops": {
-        "warehouse_dbt_assets": {"config": {"full_refresh": full_refresh, "dbt_vars": dbt_vars}},
-    }}
+    run_config: dict[str, Any] = {
+        "ops": {
+            "warehouse_dbt_assets": {
+                "config": {"full_refresh": full_refresh, "dbt_vars": dbt_vars}
+            },
+        }
+    }
     if job_name == "warehouse":
         run_config["ops"]["land_event_files"] = {
-            "config": {"landing_dir": str(landing_dir) if landing_dir else None}}
+            "config": {"landing_dir": str(landing_dir) if landing_dir else None}
+        }
     instance = dagster_instance(settings, ephemeral=ephemeral_instance)
     if not verbose:
         # Steps are reported below; Dagster's own DEBUG stream is for `dagster dev`.
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
     if op_selection is not None:
         run_config["ops"] = {k: v for k, v in run_config["ops"].items() if k in op_selection}
-    result = job.execute_in_process(run_config=run_config, instance=instance,
-                                    raise_on_error=False, op_selection=op_selection)
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, op_selection=op_selection
+    )
     report = _report(result, instance)
     if echo is not None:
         for step in report.steps:
             status = "ok" if step.ok else "FAILED"
-            checks = (f", checks {step.checks_passed} passed / {step.checks_failed} failed"
-                      if step.checks_passed or step.checks_failed else "")
-            echo(f"  {step.name:<24} {status:<6} {step.seconds:7.1f} s  "
-                 f"{step.materializations} assets{checks}")
+            checks = (
+                f", checks {step.checks_passed} passed / {step.checks_failed} failed"
+                if step.checks_passed or step.checks_failed
+                else ""
+            )
+            echo(
+                f"  {step.name:<24} {status:<6} {step.seconds:7.1f} s  "
+                f"{step.materializations} assets{checks}"
+            )
         if report.failure:
             echo(report.failure)
     return report
@@ -132,5 +155,6 @@ def _report(result: Any, instance: Any) -> RunReport:
                 step.checks_passed += 1
             else:
                 step.checks_failed += 1
-    return RunReport(run_id=result.run_id, success=result.success,
-                     steps=list(steps.values()), failure=failure)
+    return RunReport(
+        run_id=result.run_id, success=result.success, steps=list(steps.values()), failure=failure
+    )

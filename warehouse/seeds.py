@@ -43,8 +43,7 @@ def unchanged(conn: psycopg.Connection, manifest: Mapping[str, Any]) -> list[str
     configuration."""
     if conn.execute("select to_regclass(%s)", [STATE_TABLE]).fetchone()[0] is None:  # type: ignore[index]
         return []
-    loaded = dict(conn.execute(
-        f"select unique_id, fingerprint from {STATE_TABLE}").fetchall())  # type: ignore[arg-type]
+    loaded = dict(conn.execute(f"select unique_id, fingerprint from {STATE_TABLE}").fetchall())  # type: ignore[arg-type]
     names = []
     for unique_id, (schema, table, fingerprint) in fingerprints(manifest).items():
         exists = conn.execute("select to_regclass(%s)", [f'"{schema}"."{table}"']).fetchone()
@@ -53,19 +52,27 @@ def unchanged(conn: psycopg.Connection, manifest: Mapping[str, Any]) -> list[str
     return sorted(names)
 
 
-def record_loaded(conn: psycopg.Connection, manifest: Mapping[str, Any],
-                  run_results: Mapping[str, Any]) -> list[str]:
+def record_loaded(
+    conn: psycopg.Connection, manifest: Mapping[str, Any], run_results: Mapping[str, Any]
+) -> list[str]:
     """Remember the seeds this run loaded successfully; returns their unique ids."""
     seeds = fingerprints(manifest)
-    loaded = [r["unique_id"] for r in run_results.get("results", [])
-              if r["unique_id"] in seeds and r["status"] == "success"]
+    loaded = [
+        r["unique_id"]
+        for r in run_results.get("results", [])
+        if r["unique_id"] in seeds and r["status"] == "success"
+    ]
     with conn.transaction():
         conn.execute("create schema if not exists audit")
-        conn.execute(f"create table if not exists {STATE_TABLE} (unique_id text primary key, "
-                     "fingerprint text not null, loaded_at timestamptz not null default now())")
+        conn.execute(
+            f"create table if not exists {STATE_TABLE} (unique_id text primary key, "
+            "fingerprint text not null, loaded_at timestamptz not null default now())"
+        )
         for unique_id in loaded:
             conn.execute(
                 f"insert into {STATE_TABLE} (unique_id, fingerprint) values (%s, %s) "
                 "on conflict (unique_id) do update set fingerprint = excluded.fingerprint, "
-                "loaded_at = excluded.loaded_at", [unique_id, seeds[unique_id][2]])
+                "loaded_at = excluded.loaded_at",
+                [unique_id, seeds[unique_id][2]],
+            )
     return loaded

@@ -1,6 +1,5 @@
 """Landing: new event files of the landing directory into the raw schema."""
 
-
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +18,12 @@ class LandingConfig(dg.Config):
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["raw", table], group_name="raw",
-                        description=f"raw.{table}, written by the loader")
-           for table in RAW_TABLES],
+    specs=[
+        dg.AssetSpec(
+            ["raw", table], group_name="raw", description=f"raw.{table}, written by the loader"
+        )
+        for table in RAW_TABLES
+    ],
     name="land_event_files",
     description="Lands the files of the landing directory not landed yet (one batch per file).",
     # A dropped connection or a server restart is worth another try; a bad file is not
@@ -29,7 +31,9 @@ class LandingConfig(dg.Config):
     retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
 )
 def land_event_files(
-    context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource,
+    context: dg.AssetExecutionContext,
+    config: LandingConfig,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
     directory = Path(config.landing_dir) if config.landing_dir else load_settings().landing_dir
     with warehouse.connect() as conn:

@@ -23,21 +23,33 @@ GX_CHECK = "gx_suite"
 
 
 def _outcomes(validation: Any) -> list[dict[str, Any]]:
-    return [{"expectation": o.expectation, "success": o.success,
-             "unexpected_count": o.unexpected_count, "sample": o.sample[:5]}
-            for o in validation.outcomes]
+    return [
+        {
+            "expectation": o.expectation,
+            "success": o.success,
+            "unexpected_count": o.unexpected_count,
+            "sample": o.sample[:5],
+        }
+        for o in validation.outcomes
+    ]
 
 
 @dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(GX_CHECK, asset=dg.AssetKey([CANDIDATE_SCHEMA, mart]),
-                             blocking=True,
-                             description="The mart's Great Expectations suite (metric "
-                                         "semantics) and no PII in the candidate schema")
-           for mart in MARTS],
+    specs=[
+        dg.AssetCheckSpec(
+            GX_CHECK,
+            asset=dg.AssetKey([CANDIDATE_SCHEMA, mart]),
+            blocking=True,
+            description="The mart's Great Expectations suite (metric "
+            "semantics) and no PII in the candidate schema",
+        )
+        for mart in MARTS
+    ],
     name="validate_gold_candidates",
 )
 def validate_gold_candidates(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.AssetCheckResult]:
     # Imported here: GX is heavy to import and only this step needs it.
     from expectations.runner import MARTS as SUITES
@@ -58,9 +70,14 @@ def validate_gold_candidates(
             else:
                 validation = validate_mart(url, mart, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
                 passed = validation.success and pii.success
-                message = "\n".join(m for m in (
-                    None if validation.success else validation.failure_message(),
-                    None if pii.success else pii.failure_message()) if m)
+                message = "\n".join(
+                    m
+                    for m in (
+                        None if validation.success else validation.failure_message(),
+                        None if pii.success else pii.failure_message(),
+                    )
+                    if m
+                )
                 outcomes, docs = _outcomes(validation), validation.docs_path
             results[mart] = {"success": passed, "outcomes": outcomes}
             if not passed:
@@ -73,58 +90,82 @@ def validate_gold_candidates(
                 metadata["data_docs"] = dg.MetadataValue.path(str(docs))
             if message:
                 metadata["failure"] = dg.MetadataValue.md(f"```\n{message[:4000]}\n```")
-            checks.append(dg.AssetCheckResult(
-                asset_key=dg.AssetKey([CANDIDATE_SCHEMA, mart]), check_name=GX_CHECK,
-                passed=passed, metadata=metadata,
-                severity=dg.AssetCheckSeverity.ERROR,
-            ))
+            checks.append(
+                dg.AssetCheckResult(
+                    asset_key=dg.AssetKey([CANDIDATE_SCHEMA, mart]),
+                    check_name=GX_CHECK,
+                    passed=passed,
+                    metadata=metadata,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                )
+            )
     context.log.info(f"validated {len(MARTS)} marts in {time.perf_counter() - started:.1f} s")
     if failures:
         with warehouse.connect() as conn:
-            record_blocked(conn, MARTS, run_id=context.op_execution_context.run_id,
-                           check_results=results,
-                           message="\n\n".join(failures)[:20000])
+            record_blocked(
+                conn,
+                MARTS,
+                run_id=context.op_execution_context.run_id,
+                check_results=results,
+                message="\n\n".join(failures)[:20000],
+            )
         context.log.error("publication blocked:\n" + "\n\n".join(failures))
     yield from checks
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["gold", mart], group_name="gold",
-                        deps=[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
-                        description=f"gold.{mart}, published from {CANDIDATE_SCHEMA}")
-           for mart in MARTS],
+    specs=[
+        dg.AssetSpec(
+            ["gold", mart],
+            group_name="gold",
+            deps=[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
+            description=f"gold.{mart}, published from {CANDIDATE_SCHEMA}",
+        )
+        for mart in MARTS
+    ],
     name="publish_gold",
     description="Copies every validated candidate mart into gold, atomically.",
 )
-def publish_gold(context: dg.AssetExecutionContext,
-                 warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+def publish_gold(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult]:
     started = time.perf_counter()
     with warehouse.connect() as conn:
         publication = publish(conn, MARTS, run_id=context.run_id)
     seconds = time.perf_counter() - started
-    context.log.info(f"published {len(MARTS)} marts as publication "
-                     f"{publication.publication_id} in {seconds:.1f} s")
+    context.log.info(
+        f"published {len(MARTS)} marts as publication "
+        f"{publication.publication_id} in {seconds:.1f} s"
+    )
     for mart in MARTS:
-        yield dg.MaterializeResult(asset_key=["gold", mart], metadata={
-            "rows": publication.row_counts[mart],
-            "publication_id": publication.publication_id,
-            "publish_seconds": round(seconds, 2),
-        })
+        yield dg.MaterializeResult(
+            asset_key=["gold", mart],
+            metadata={
+                "rows": publication.row_counts[mart],
+                "publication_id": publication.publication_id,
+                "publish_seconds": round(seconds, 2),
+            },
+        )
 
 
 FRESHNESS_SLO_SECONDS = 300  # the source article's SLO: marts at most 5 minutes behind
 
 
 @dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec("fresh_within_5_minutes", asset=dg.AssetKey(["gold", mart]),
-                             blocking=False,
-                             description="No landed batch has waited more than 5 minutes "
-                                         "without being published")
-           for mart in MARTS],
+    specs=[
+        dg.AssetCheckSpec(
+            "fresh_within_5_minutes",
+            asset=dg.AssetKey(["gold", mart]),
+            blocking=False,
+            description="No landed batch has waited more than 5 minutes without being published",
+        )
+        for mart in MARTS
+    ],
     name="gold_freshness",
 )
-def gold_freshness(context: dg.AssetCheckExecutionContext,
-                   warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+def gold_freshness(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult]:
     # The oldest landed batch beyond this run's horizon (int_load_batches) is the one gold is
     # behind on; none means gold includes every landed batch.
     with warehouse.connect() as conn:
@@ -136,7 +177,9 @@ def gold_freshness(context: dg.AssetCheckExecutionContext,
     lag, waiting = (float(row[0]), int(row[1])) if row else (0.0, 0)
     for mart in MARTS:
         yield dg.AssetCheckResult(
-            asset_key=dg.AssetKey(["gold", mart]), check_name="fresh_within_5_minutes",
-            passed=lag <= FRESHNESS_SLO_SECONDS, severity=dg.AssetCheckSeverity.WARN,
+            asset_key=dg.AssetKey(["gold", mart]),
+            check_name="fresh_within_5_minutes",
+            passed=lag <= FRESHNESS_SLO_SECONDS,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"behind_seconds": round(lag, 1), "batches_waiting": waiting},
         )

@@ -1,6 +1,5 @@
 """The dbt project as assets: `dbt build` streams models, seeds and tests (as asset checks)."""
 
-
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,9 @@ class DbtBuildConfig(dg.Config):
     project=dbt_project,
 )
 def warehouse_dbt_assets(
-    context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: DbtCliResource,
     warehouse: WarehouseResource,
 ) -> Iterator[Any]:
     warehouse.export_dbt_env()
