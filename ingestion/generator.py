@@ -1,7 +1,7 @@
 """Deterministic generator of realistic event streams (`dwh generate`, `dwh demo`, `dwh bench`).
 
 `generate(config, out_dir)` writes one batch file per UTC day, `events-YYYY-MM-DD.ndjson[.gz]`,
-newline-delimited compact JSON following ../shared/spec/events.md, and returns a summary.
+newline-delimited compact JSON following docs/input-contract.md, and returns a summary.
 
 What lands in the files, besides the clean events of `generator_world`:
 - duplicates: byte-identical copies of a line, mostly later in the same file, some in a later file;

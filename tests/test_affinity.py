@@ -1,4 +1,4 @@
-"""The affinity ledger replay (../shared/spec/affinity.md), through real dbt on a real database.
+"""The affinity ledger replay (docs/affinity.md), through real dbt on a real database.
 
 Every expected row below was computed by hand from the shipped seeds: rules chat (single 5,
 daily 20, cooldown 60 s), gift (10, 30, 300 s), play (5, 15, 120 s), decay (5, 20, 0 s);

@@ -1,4 +1,4 @@
-"""The event generator: determinism, the contract of ../shared/spec/events.md, realism, limits.
+"""The event generator: determinism, the contract of docs/input-contract.md, realism, limits.
 
 Pure Python, no database. Checks read the files the generator wrote and judge every line with an
 independent reading of the contract (`_envelope_problem`, `_payload_problem`).
