@@ -1,6 +1,6 @@
 """Great Expectations suites that gate the publication of the gold marts.
 
-One suite per gold mart, built in code from the specs (`suites.py`), plus a schema-wide PII
+One suite per gold mart, built in code from docs/ (`suites.py`), plus a schema-wide PII
 check (`pii.py`). `validate_mart` and `validate_pii` run them with GX against a schema (the
 candidate schema before publication), keep the results as Data Docs under `gx_home`, and
 report every rule as an `ExpectationOutcome`; inside `validation_session`, the Data Docs pages

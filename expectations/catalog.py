@@ -22,7 +22,7 @@ class AffinityRule:
 
 @dataclass(frozen=True)
 class Reference:
-    """The affinity configuration (affinity.md), from the `reference` seeds when present."""
+    """The affinity configuration (docs/affinity.md), from the `reference` seeds when present."""
 
     max_affinity: int = DEFAULT_MAX_AFFINITY
     global_daily_cap: int | None = None

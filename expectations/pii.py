@@ -1,7 +1,7 @@
 """No personal data in a published schema: column names, column types and text contents.
 
-`player_id` is pseudonymous by contract (events.md); the warehouse must never publish names,
-e-mail addresses, phone numbers or IP addresses. Three rules:
+`player_id` is pseudonymous by contract (docs/input-contract.md); the warehouse must never
+publish names, e-mail addresses, phone numbers or IP addresses. Three rules:
 
 - column names: a name whose `_`-separated words say e-mail, phone, MSISDN, IP address, a
   person's name (first/last/full/given/family/middle/sur/user/player/customer/real/nick/display

@@ -1,4 +1,5 @@
-"""One suite per gold mart: the semantics of marts.md, points.md and affinity.md as rules.
+"""One suite per gold mart: the semantics of docs/metrics.md, docs/points.md and
+docs/affinity.md as rules.
 
 Each builder takes the mart as found in the database (`catalog.Table`: its columns, the other
 tables of its schema, the affinity seeds) and returns a `MartSuite`:
@@ -13,7 +14,7 @@ A rule that reads a contract column the table lacks is not run; it is reported a
 contract (e.g. `fct_bets_rollup.day`) and cross-mart reconciliations run only when the column or
 the other mart is there. Numeric rules compare within 1e-9 (relative; absolute below 1).
 
-Decisions where the specs are silent are stated in each builder's docstring.
+Decisions where the docs leave room are stated in each builder's docstring.
 """
 
 from __future__ import annotations
@@ -583,7 +584,7 @@ def fct_ltv(t: Table) -> MartSuite:
 
     Decision on "LTV cumulative never decreasing": NOT asserted. The cumulative is NGR (stake -
     win - bonus - jackpot - fees), and a cohort's NGR on a day is negative whenever its players
-    win more than they stake: the spec makes the curve free to fall, so a monotonic rule would
+    win more than they stake: NGR makes the curve free to fall, so a monotonic rule would
     block correct data. What holds and is checked: ltv_eur_minor = cumulative_ngr_eur_minor /
     cohort_size (both rounded to integers from the same unrounded value, hence within
     0.5 + 0.5 / cohort_size), NULL together; one cohort_size per cohort; offsets 0..N without a

@@ -1,7 +1,7 @@
 """The GX suites that gate publication of the gold marts (expectations/), on a real PostgreSQL.
 
 Every mart gets a hand-made table in the schema `gold_candidate` (hand-written DDL with the
-columns of the specs), consistent across marts so that the cross-mart reconciliations hold:
+columns of docs/metrics.md), consistent across marts so that the cross-mart reconciliations hold:
 the suite passes on those rows. Then hand-made bad rows are added, each breaking one rule
 class, and the suite must fail with exactly the expected expectations, each naming its
 offending row in the sample. The PII check, the scan budget, Data Docs and the failure message

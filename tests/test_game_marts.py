@@ -1,4 +1,4 @@
-"""Game-server marts (issue 4): gold_candidate.fct_economy_daily and the points marts of points.md.
+"""Game-server marts: gold_candidate.fct_economy_daily and the points marts of docs/points.md.
 
 One hand-made data set lands in three batches; the module's database is built incrementally
 after each batch (late events within the lookback, duplicates in the same and in a later

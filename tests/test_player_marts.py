@@ -1,4 +1,4 @@
-"""Player marts (marts.md "Players"): fct_active_players_daily, fct_sessions_daily,
+"""Player marts (docs/metrics.md, "Players"): fct_active_players_daily, fct_sessions_daily,
 fct_retention, fct_ltv and their silver models, on a small hand-made event set.
 
 The events land in three batches, with an incremental build after each: late events within
