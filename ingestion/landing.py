@@ -18,13 +18,14 @@ import itertools
 import multiprocessing
 import os
 import queue
+import stat
 import tempfile
 import threading
 import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,14 @@ from typing import Any, BinaryIO
 import psycopg
 
 from ingestion.raw_schema import ensure_raw_schema
-from ingestion.validation import BlockResult, init_worker, validate_block, with_batch
+from ingestion.validation import (
+    BlockResult,
+    EventWindow,
+    init_worker,
+    validate_block,
+    with_batch,
+)
+from warehouse.settings import Settings, load_settings
 
 SUFFIXES = (".ndjson", ".ndjson.gz")
 LANDING_LOCK = "dwh.landing"
@@ -93,29 +101,78 @@ class LandingReport:
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
     """Files to land, in a stable order: the given files, and `*.ndjson[.gz]` under directories."""
+    return scan(paths)[0]
+
+
+def scan(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to land (as `discover`), and the entries named like event files that are not
+    regular files (a FIFO, a directory, a dangling symlink), each with why it is skipped.
+
+    Nothing here opens a file: a FIFO would block the landing until someone writes to it.
+    Raises LandingError for a given path that does not exist or is not named like an event file.
+    """
     found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_event_file(p)))
+            for entry in sorted(path.rglob("*")):
+                if not _is_event_file(entry):
+                    continue
+                problem = _not_regular(entry)
+                if problem is None:
+                    found.append(entry)
+                else:
+                    skipped.append((entry, problem))
+        elif not _is_event_file(path) and (path.exists() or path.is_symlink()):
+            raise LandingError(f"{path}: not an event file (expected *.ndjson or *.ndjson.gz)")
         elif path.is_file():
-            if not _is_event_file(path):
-                raise LandingError(f"{path}: not an event file (expected *.ndjson or *.ndjson.gz)")
             found.append(path)
-        elif path.exists():
-            raise LandingError(f"{path}: not a regular file or directory")
+        elif path.exists() or path.is_symlink():
+            skipped.append((path, _not_regular(path) or "not a regular file"))
         else:
             raise LandingError(f"{path}: no such file or directory")
-    return found
+    return found, skipped
 
 
 def _is_event_file(path: Path) -> bool:
     return path.name.endswith(SUFFIXES)
 
 
+def _not_regular(path: Path) -> str | None:
+    """None for a regular file (or a symlink to one), else why the entry cannot be landed."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if path.is_symlink():
+            return f"a symbolic link to {os.readlink(path)!r}, which does not exist: skipped"
+        return f"cannot be read: {exc.strerror or exc}: skipped"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory named like an event file: skipped (event files in it are landed)"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a regular file: skipped, never opened"
+    return "not a regular file (a socket or a device): skipped, never opened"
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a file for reading only if it is a regular file. O_NONBLOCK: opening a FIFO (one
+    that replaced the file since it was listed) returns at once instead of waiting for a
+    writer; on a regular file it changes nothing."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with _open_regular(path) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -137,6 +194,7 @@ class _LazyPool:
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
+        self._parent = os.getpid()
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -153,6 +211,8 @@ class _LazyPool:
                 self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_worker,
+                # so that the workers exit when this process dies, even by SIGKILL
+                initargs=(self._parent,),
             )
         return self._pool
 
@@ -168,22 +228,28 @@ def _blocks(path: Path, digest: Any) -> Iterator[tuple[bytes, int]]:
     """
     line_no = 1
     carry = b""
-    with path.open("rb") as stored:
+    # The pieces of a line longer than a block: joined once its end is read, not at each read
+    # (which made a file without a newline, or with lone CRs, quadratic in its size).
+    pieces: list[bytes] = []
+    with _open_regular(path) as stored:
         hashing = _HashingReader(stored, digest)
         handle: Any = (
             gzip.GzipFile(fileobj=hashing, mode="rb") if path.name.endswith(".gz") else hashing
         )
         while chunk := handle.read(_BLOCK_BYTES):
-            chunk = carry + chunk
             cut = chunk.rfind(b"\n")
             if cut < 0:
-                carry = chunk
+                pieces.append(chunk)
                 continue
-            block, carry = chunk[: cut + 1], chunk[cut + 1 :]
+            if pieces:
+                carry = b"".join([carry, *pieces])
+                pieces.clear()
+            block, carry = carry + chunk[: cut + 1], chunk[cut + 1 :]
             yield block, line_no
             line_no += block.count(b"\n")
         while hashing.read(1 << 20):  # bytes after the gzip stream still belong to the file
             pass
+    carry = b"".join([carry, *pieces])
     if carry:
         yield carry, line_no
 
@@ -211,6 +277,10 @@ class _HashingReader(io.RawIOBase):
 
 class _Stopped(Exception):
     """The reader was told to stop."""
+
+
+class _ValidationFailed(Exception):
+    """Validating a block raised (validation quarantines what it refuses, so this is a bug)."""
 
 
 @dataclass
@@ -243,7 +313,10 @@ class _Reader:
     landing to decide (`go`) rather than read it ahead, so a re-run only hashes its files.
     """
 
-    def __init__(self, files: list[Path], pools: _LazyPool, hold: set[Path]) -> None:
+    def __init__(
+        self, files: list[Path], pools: _LazyPool, hold: set[Path], window: EventWindow
+    ) -> None:
+        self._window = window
         streams = [_FileStream(path) for path in files]
         for stream in streams:
             if stream.path not in hold:
@@ -273,6 +346,10 @@ class _Reader:
             if kind == "block":
                 try:
                     result = value.result()
+                except BrokenExecutor:
+                    raise  # a worker died: not the file's fault, so not recorded as its failure
+                except Exception as exc:
+                    raise _ValidationFailed(f"{type(exc).__name__}: {exc}") from exc
                 finally:
                     self._slots.release()
                 yield result
@@ -335,11 +412,11 @@ class _Reader:
                         return
                     future: Future[BlockResult]
                     if pool is not None:
-                        future = pool.submit(validate_block, block, first, source)
+                        future = pool.submit(validate_block, block, first, source, self._window)
                     else:
                         future = Future()
                         try:
-                            future.set_result(validate_block(block, first, source))
+                            future.set_result(validate_block(block, first, source, self._window))
                         except Exception as exc:
                             future.set_exception(exc)
                     stream.items.put(("block", future))
@@ -368,14 +445,22 @@ class _Reader:
         self._thread.join()
 
 
-def land_file(conn: psycopg.Connection, path: Path, reader: _Reader | None = None) -> FileResult:
-    """Land one file in its own transaction. Raises LandingError if the file is unreadable.
+def land_file(
+    conn: psycopg.Connection,
+    path: Path,
+    reader: _Reader | None = None,
+    settings: Settings | None = None,
+) -> FileResult:
+    """Land one file in its own transaction. Raises LandingError if the file is unreadable or
+    the database refuses it (then nothing of it is in raw).
 
-    `reader` is the one `land` reads all its files with; without it the file is read here.
+    `reader` is the one `land` reads all its files with; without it the file is read here
+    (with `settings`, by default those of the environment).
     """
     if reader is None:
-        pools = _LazyPool(_workers())
-        reader = _Reader([path], pools, hold={path})
+        settings = settings or load_settings()
+        pools = _LazyPool(_workers(settings))
+        reader = _Reader([path], pools, hold={path}, window=_window(settings))
         try:
             return land_file(conn, path, reader)
         finally:
@@ -395,14 +480,46 @@ def _land_stream(
     result = FileResult(path=path)
     started = time.perf_counter()
     try:
-        stat = path.stat()
-        size = stat.st_size
-        mtime = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
-        with path.open("rb"):
+        info = path.stat()
+        size = info.st_size
+        mtime = datetime.fromtimestamp(info.st_mtime, tz=UTC)
+        with _open_regular(path):
             pass
     except OSError as exc:
         raise LandingError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        return _land_batch(conn, path, stream, reader, result, size, mtime, started)
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        # Validation lets through only what the database stores, so this is a gap in it: the
+        # file's transaction is rolled back, the file is reported, and the other files land.
+        raise LandingError(
+            f"{path}: the database refused it, nothing of it landed: {_pg(exc)}"
+        ) from exc
+    except psycopg.errors.ProgramLimitExceeded as exc:
+        raise LandingError(
+            f"{path}: too large for the database, nothing landed: {_pg(exc)}"
+        ) from exc
+    except _ValidationFailed as exc:
+        raise LandingError(f"{path}: validation failed, nothing of it landed: {exc}") from exc
 
+
+def _pg(exc: psycopg.Error) -> str:
+    """A database error as one line: its message and where in the COPY (row, column, value)."""
+    message = exc.diag.message_primary or str(exc)
+    where = (exc.diag.context or "").strip().splitlines()
+    return f"{message} ({where[0][:300]})" if where else message
+
+
+def _land_batch(
+    conn: psycopg.Connection,
+    path: Path,
+    stream: _FileStream,
+    reader: _Reader,
+    result: FileResult,
+    size: int,
+    mtime: datetime,
+    started: float,
+) -> FileResult:
     source = str(path.resolve())
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [LANDING_LOCK])
@@ -472,18 +589,31 @@ def _land_stream(
 
 
 def land(
-    conn: psycopg.Connection, paths: Iterable[str | Path], echo: Callable[[str], None] | None = None
+    conn: psycopg.Connection,
+    paths: Iterable[str | Path],
+    echo: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> LandingReport:
-    """Land every file under `paths`; an unreadable file is reported and the others go on."""
+    """Land every file under `paths`; an unreadable file is reported and the others go on.
+
+    An entry named like an event file that is not a regular file (a FIFO, a directory, a
+    dangling symlink) is skipped, and reported and recorded like a file that failed.
+    """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         # Inside an open transaction every file's transaction would be a mere savepoint, and
         # nothing would commit file by file.
         raise ValueError("land() needs a connection outside a transaction (e.g. autocommit)")
-    files = discover(paths)
+    settings = settings or load_settings()
+    files, skipped = scan(paths)
     ensure_raw_schema(conn)
     report = LandingReport()
-    pools = _LazyPool(_workers())
-    reader = _Reader(files, pools, hold=_maybe_landed(conn, files))
+    for path, why in skipped:
+        _record_failure(conn, path, why)
+        report.files.append(FileResult(path=path, error=why))
+        if echo is not None:
+            echo(report.files[-1].summary())
+    pools = _LazyPool(_workers(settings))
+    reader = _Reader(files, pools, hold=_maybe_landed(conn, files), window=_window(settings))
     try:
         for path in files:
             try:
@@ -519,9 +649,15 @@ def _maybe_landed(conn: psycopg.Connection, files: list[Path]) -> set[Path]:
     return {path for path, size in sizes.items() if size in landed}
 
 
-def _workers() -> int:
-    configured = os.environ.get("DWH_LOAD_WORKERS")
-    return int(configured) if configured else min(4, os.cpu_count() or 1)
+def _workers(settings: Settings) -> int:
+    if settings.load_workers is not None:
+        return settings.load_workers
+    return min(4, os.cpu_count() or 1)
+
+
+def _window(settings: Settings) -> EventWindow:
+    """The accepted `occurred_at` range of one landing: the latest is fixed when it starts."""
+    return EventWindow.at(settings.earliest_event_date, settings.future_tolerance)
 
 
 def _record_failure(conn: psycopg.Connection, path: Path, error: str) -> None:
@@ -530,8 +666,14 @@ def _record_failure(conn: psycopg.Connection, path: Path, error: str) -> None:
         conn.execute(
             "insert into raw.load_failures (source_path, size_bytes, source_mtime, error) "
             "values (%s, %s, %s, %s)",
-            [str(path.resolve()) if path.exists() else os.fspath(path), size, mtime, error],
+            [_source(path), size, mtime, error],
         )
+
+
+def _source(path: Path) -> str:
+    """The path recorded for a file: resolved, or for a dangling symlink the link's own path
+    (resolving it would name its missing target)."""
+    return str(path.resolve()) if path.exists() else os.path.abspath(path)
 
 
 def _stat(path: Path) -> tuple[int | None, datetime | None]:
@@ -556,9 +698,17 @@ def unseen_files(conn: psycopg.Connection, directory: Path) -> list[Path]:
             "union select source_path, size_bytes, source_mtime from raw.load_failures"
         )
     }
+    files, skipped = scan([directory])
     fresh = []
-    for path in discover([directory]):
+    # A FIFO or a dangling symlink is listed once (as it is now), so that landing it records it
+    # as skipped; a file that failed is retried once it changes.
+    for path in [*files, *(entry for entry, _ in skipped if not entry.is_dir())]:
         size, mtime = _stat(path)
-        if (str(path.resolve()), size, mtime) not in seen:
+        if (_source(path), size, mtime) not in seen:
             fresh.append(path)
-    return fresh
+    # A directory named like an event file cannot be passed on (landing walks a directory it
+    # is given): it is recorded here, once as it is now; its event files are listed above.
+    for path, why in skipped:
+        if path.is_dir() and (_source(path), *_stat(path)) not in seen:
+            _record_failure(conn, path, why)
+    return sorted(fresh)

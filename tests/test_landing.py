@@ -311,3 +311,26 @@ def test_a_file_cut_short_after_many_blocks_fails_alone(
     assert [f.path.name for f in report.landed_files] == ["2.ndjson.gz"]
     assert query(warehouse_url, "select count(*) from raw.events") == [(300 - 3 - 3,)]
     assert query(warehouse_url, "select count(*) from raw.load_batches") == [(1,)]
+
+
+def test_lines_longer_than_a_block_keep_their_numbers(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ingestion.landing._BLOCK_BYTES", 4096)
+    long = [
+        event("session.started", "2026-01-01 10:00:00", event_id=f"L{i}", note="x" * 20_000)
+        for i in (2, 4)
+    ]
+    short = [event("session.started", "2026-01-01 10:00:00", event_id=f"s{i}") for i in (1, 3)]
+    path = tmp_path / "long.ndjson"
+    lines = [orjson.dumps(e) for e in (short[0], long[0], short[1], long[1])]
+    path.write_bytes(b"\n".join(lines))  # the last line has no newline either
+    with psycopg.connect(warehouse_url) as conn:
+        [result] = land(conn, [path]).files
+    assert (result.lines_read, result.landed) == (4, 4)
+    assert query(warehouse_url, "select line_no, event_id from raw.events order by 1") == [
+        (1, "s1"),
+        (2, "L2"),
+        (3, "s3"),
+        (4, "L4"),
+    ]

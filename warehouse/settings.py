@@ -7,11 +7,21 @@ is used. Everything else (dbt, Dagster, GX, the loader) asks this module, never 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# The window of accepted `occurred_at` values (see landing): not before the earliest date, not
+# after the time of landing plus the tolerance. 2000-01-01 lets an operator replay decades of
+# history, yet keeps a mistyped year (0001, 1970 from a zeroed clock) out of the date spines.
+DEFAULT_EARLIEST_EVENT_DATE = date(2000, 1, 1)
+DEFAULT_FUTURE_TOLERANCE = timedelta(days=1)
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", re.ASCII)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,9 @@ class Settings:
     home: Path
     database_url: str | None
     landing_dir: Path
+    earliest_event_date: date = DEFAULT_EARLIEST_EVENT_DATE
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
+    load_workers: int | None = None  # None: the number of cores, up to 4
 
     @property
     def uses_embedded(self) -> bool:
@@ -32,4 +45,44 @@ def load_settings() -> Settings:
         home=home,
         database_url=os.environ.get("DWH_DATABASE_URL") or None,
         landing_dir=Path(landing).expanduser().resolve() if landing else home / "landing",
+        earliest_event_date=_date_setting("DWH_EARLIEST_EVENT_DATE", DEFAULT_EARLIEST_EVENT_DATE),
+        future_tolerance=_duration_setting("DWH_FUTURE_TOLERANCE", DEFAULT_FUTURE_TOLERANCE),
+        load_workers=_workers_setting("DWH_LOAD_WORKERS"),
     )
+
+
+def _date_setting(name: str, default: date) -> date:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def parse_duration(value: str) -> timedelta:
+    """'36h', '1d', '90m', '45s' or a number of seconds -> a timedelta."""
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        raise ValueError(f"not a duration (e.g. 1d, 36h, 90m, 3600s): {value!r}")
+    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def _duration_setting(name: str, default: timedelta) -> timedelta:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return parse_duration(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{name} must be a duration (e.g. 1d, 36h, 90m), got {value!r}") from None
+
+
+def _workers_setting(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number of processes, got {value!r}")
+    return int(value)
