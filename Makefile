@@ -31,6 +31,7 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project --processes 0 --disable-progress-bar
 
 bench: $(STAMP)
 	$(BIN)/dwh bench

@@ -11,7 +11,8 @@
     {%- set recent = var('recompute_recent_days', 0) | int -%}
     {%- for value in [from_day, to_day] if value is not none -%}
         {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value | string) -%}
-            {{ exceptions.raise_compiler_error("backfill_from / backfill_to must be YYYY-MM-DD, got " ~ value) }}
+            {{ exceptions.raise_compiler_error(
+                "backfill_from / backfill_to must be YYYY-MM-DD, got " ~ value) }}
         {%- endif -%}
     {%- endfor -%}
     select null::date as forced_day where false

@@ -1,5 +1,5 @@
 {#-
-    The payload contract of ../shared/spec/events.md, defined once.
+    The payload contract of docs/input-contract.md, defined once.
 
     `payload_invalid_reason(payload, event_type)` is NULL for a valid payload, else the first
     broken rule as a sentence naming the field. Bronze typed views carry it as
@@ -67,7 +67,9 @@
 {% endmacro %}
 
 {% macro known_event_types() -%}
-    ({% for event_type in payload_contract().keys() %}'{{ event_type }}'{{ ", " if not loop.last }}{% endfor %})
+    ({% for event_type in payload_contract().keys() -%}
+        '{{ event_type }}'{{ ", " if not loop.last }}
+    {%- endfor %})
 {%- endmacro %}
 
 {#- One rule as a CASE arm that yields its reason when broken. -#}
@@ -125,7 +127,8 @@
             {%- set check = f ~ '.type() == "string"' -%}
         {%- endif -%}
         {%- if field.endswith('?') -%}
-            {%- set check = '(!exists(' ~ f ~ ') || ' ~ f ~ '.type() == "null" || (' ~ check ~ '))' -%}
+            {%- set check = '(!exists(' ~ f ~ ') || ' ~ f ~ '.type() == "null" || ('
+                ~ check ~ '))' -%}
         {%- endif -%}
         {%- do parts.append('(' ~ check ~ ')') -%}
     {%- endfor -%}
@@ -142,7 +145,8 @@
     {%- set contract = payload_contract() -%}
     case
     {%- for type_name, rules in contract.items() if rules %}
-        {%- set currency_fields = rules | selectattr(1, 'equalto', 'currency') | map(attribute=0) | list %}
+        {%- set currency_fields = rules | selectattr(1, 'equalto', 'currency')
+            | map(attribute=0) | list %}
         when {{ event_type }} = '{{ type_name }}'
             and coalesce({{ payload }} @@ '{{ _payload_path(rules) }}', false)
             {%- for field in currency_fields %}

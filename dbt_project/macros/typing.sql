@@ -63,14 +63,16 @@
         {%- for event_type in event_types -%}
             {%- for rule_field, kind in contract[event_type] if rule_field.rstrip('?') == field -%}
                 {%- if ns.kind is not none and ns.kind != kind -%}
-                    {{ exceptions.raise_compiler_error("payload field " ~ field ~ " has two kinds in the contract") }}
+                    {{ exceptions.raise_compiler_error(
+                        "payload field " ~ field ~ " has two kinds in the contract") }}
                 {%- endif -%}
                 {%- set ns.kind = kind -%}
                 {%- do ns.checked.append(event_type) -%}
             {%- endfor -%}
         {%- endfor -%}
         {%- if ns.kind is none -%}
-            {{ exceptions.raise_compiler_error("payload field " ~ field ~ " is not in the contract of " ~ event_types | join(', ')) }}
+            {{ exceptions.raise_compiler_error("payload field " ~ field
+                ~ " is not in the contract of " ~ event_types | join(', ')) }}
         {%- endif -%}
         {%- set sql_type = sql_types[ns.kind] -%}
         {%- set cast = casts.get(ns.kind, '') -%}
@@ -78,9 +80,11 @@
             {%- do declared.append(field ~ ' ' ~ sql_type) -%}
             {%- do selected.append('payload.' ~ field ~ cast ~ ' as ' ~ field) -%}
         {%- else -%}
-            {%- set value = ("(payload." ~ field ~ " #>> '{}')") if sql_type == 'text' else ('(payload.' ~ field ~ ')::' ~ sql_type ~ cast) -%}
+            {%- set value = ("(payload." ~ field ~ " #>> '{}')") if sql_type == 'text'
+                else ('(payload.' ~ field ~ ')::' ~ sql_type ~ cast) -%}
             {%- do declared.append(field ~ ' jsonb') -%}
-            {%- do selected.append("case when events.event_type in ('" ~ ns.checked | join("', '") ~ "') then " ~ value ~ ' end as ' ~ field) -%}
+            {%- do selected.append("case when events.event_type in ('"
+                ~ ns.checked | join("', '") ~ "') then " ~ value ~ ' end as ' ~ field) -%}
         {%- endif -%}
     {%- endfor -%}
     select

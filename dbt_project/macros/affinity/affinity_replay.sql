@@ -1,5 +1,5 @@
 {#-
-    The affinity replay (../shared/spec/affinity.md): a deterministic sequential fold per device.
+    The affinity replay (docs/affinity.md): a deterministic sequential fold per device.
 
     Why a PL/pgSQL set-returning function: the pipeline is a state machine whose every step
     depends on the state left by the previous event of the same device (value, level, rewards

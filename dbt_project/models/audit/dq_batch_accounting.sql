@@ -30,8 +30,7 @@ final as (
         batches.blank_lines,
         coalesce(first_copies.first_copies, 0) as first_copies,
         batches.events_landed - coalesce(first_copies.first_copies, 0) as duplicate_copies,
-        batches.lines_read
-            = batches.events_landed + batches.lines_quarantined + batches.blank_lines
+        batches.lines_read = batches.events_landed + batches.lines_quarantined + batches.blank_lines
             as is_balanced,
         batches.started_at,
         batches.finished_at

@@ -68,17 +68,27 @@ compared as (
         winners.batch_id as first_batch_id,
         winners.line_no as first_line_no,
         array_remove(array[
-            case when later_copies.event_type is distinct from winners.event_type
-                then 'event_type' end,
-            case when later_copies.occurred_at is distinct from winners.occurred_at
-                then 'occurred_at' end,
-            case when later_copies.brand_id is distinct from winners.brand_id
-                then 'tenant_id' end,
+            case
+                when later_copies.event_type is distinct from winners.event_type
+                    then 'event_type'
+            end,
+            case
+                when later_copies.occurred_at is distinct from winners.occurred_at
+                    then 'occurred_at'
+            end,
+            case
+                when later_copies.brand_id is distinct from winners.brand_id
+                    then 'tenant_id'
+            end,
             case when later_copies.region is distinct from winners.region then 'region' end,
-            case when later_copies.player_id is distinct from winners.player_id
-                then 'player_id' end,
-            case when later_copies.schema_version is distinct from winners.schema_version
-                then 'schema_version' end,
+            case
+                when later_copies.player_id is distinct from winners.player_id
+                    then 'player_id'
+            end,
+            case
+                when later_copies.schema_version is distinct from winners.schema_version
+                    then 'schema_version'
+            end,
             case when later_copies.payload is distinct from winners.payload then 'payload' end
         ], null) as differing_fields,
         later_copies.event_type,

@@ -4,8 +4,9 @@
 -- the run's horizon) and keeps the event ids not seen before. Nothing is filtered by event
 -- time, so an event is taken however late it lands; `lateness_seconds` records how late it
 -- was, measured against the data: how far its occurred_at lies before the newest occurred_at
--- landed in earlier batches (int_load_batches.newest_occurred_before). The payload contract (macros/payload_contract.sql)
--- is evaluated here, once per event: `invalid_reason` is NULL for a valid payload.
+-- landed in earlier batches (int_load_batches.newest_occurred_before). The payload contract
+-- (macros/payload_contract.sql) is evaluated here, once per event: `invalid_reason` is NULL for
+-- a valid payload.
 -- The pre-hook gives the deduplication sort of a full refresh enough memory to stay off disk
 -- (`set local`: this model's transaction only).
 {{
@@ -28,9 +29,9 @@ landed as (
 
     select * from {{ ref('stg_events') }}
     where batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -47,7 +48,8 @@ new_events as (
     select first_copies.*
     from first_copies
     {% if is_incremental() %}
-        where not exists (
+    where
+        not exists (
             select 1 from {{ this }} as seen
             where seen.event_id = first_copies.event_id
         )
@@ -83,8 +85,10 @@ final as (
         new_events.event_type in {{ known_event_types() }} as is_known_type,
         coalesce(
             greatest(
-                floor(extract(epoch from batches.newest_occurred_before
-                    - new_events.occurred_at)),
+                floor(extract(
+                    epoch from batches.newest_occurred_before
+                    - new_events.occurred_at
+                )),
                 0
             ),
             0

@@ -12,9 +12,9 @@ batches as (
     select * from {{ source('raw', 'load_batches') }}
     -- a batch's row is visible only once its transaction committed, with all its counts
     where finished_at is not null
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -39,9 +39,9 @@ with_baseline as (
                 order by batches.batch_id rows between unbounded preceding and 1 preceding
             ),
             {% if is_incremental() %}
-                (select max(newest_occurred_at) from {{ this }})
+            (select max(newest_occurred_at) from {{ this }})
             {% else %}
-                null::timestamptz
+            null::timestamptz
             {% endif %}
         ) as newest_occurred_before
     from batches

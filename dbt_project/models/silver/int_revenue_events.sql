@@ -16,9 +16,9 @@
 
 with
 
+-- one scan of int_events for the four event types (fields each type lacks are NULL)
 revenue_events as (
 
-    -- one scan of int_events for the four event types (fields each type lacks are NULL)
     {{ valid_first_copies(
         ['bet.settled', 'bonus.consumed', 'jackpot.contribution', 'payment.captured'],
         ['game_id', 'provider_id', 'stake_minor', 'win_minor', 'amount_minor', 'fee_minor',

@@ -6,12 +6,13 @@ with
 events as (
 
     select * from {{ ref('stg_events') }}
-    where event_type in (
-        'player.registered',
-        'credits.earn', 'credits.spend', 'gems.earn', 'gems.spend', 'gems.purchase',
-        'dungeon.complete', 'craft.complete', 'pvp.battle', 'pvp.ranked.battle',
-        'raid.complete', 'market.sale'
-    )
+    where
+        event_type in (
+            'player.registered',
+            'credits.earn', 'credits.spend', 'gems.earn', 'gems.spend', 'gems.purchase',
+            'dungeon.complete', 'craft.complete', 'pvp.battle', 'pvp.ranked.battle',
+            'raid.complete', 'market.sale'
+        )
 
 ),
 

@@ -33,7 +33,7 @@ devices as (
     select distinct brand_id, device_id
     from events
     {% if is_incremental() %}
-        where batch_id > {{ batch_watermark() }}
+    where batch_id > {{ batch_watermark() }}
     {% endif %}
 
 ),

@@ -22,7 +22,7 @@ ledger as (
 
     select * from {{ ref('int_affinity_ledger') }}
     {% if is_incremental() %}
-        where replay_batch_id > {{ batch_watermark() }}
+    where replay_batch_id > {{ batch_watermark() }}
     {% endif %}
 
 ),

@@ -81,7 +81,7 @@ scoped as (
 
     select * from economy_events
     {% if is_incremental() %}
-        where event_date in (select event_date from touched_days)
+    where event_date in (select event_date from touched_days)
     {% endif %}
 
 ),
@@ -97,8 +97,10 @@ first_registrations as (
 
     from registrations
     {% if is_incremental() %}
-        where (brand_id, player_id) in (
-            select brand_id, player_id from scoped where event_type = 'player.registered'
+    where
+        (brand_id, player_id) in (
+            select brand_id, player_id from scoped
+            where event_type = 'player.registered'
         )
     {% endif %}
     group by brand_id, player_id
@@ -114,7 +116,7 @@ new_players as (
 
     from first_registrations
     {% if is_incremental() %}
-        where first_registered_on in (select event_date from touched_days)
+    where first_registered_on in (select event_date from touched_days)
     {% endif %}
     group by first_registered_on, brand_id
 

@@ -149,12 +149,12 @@ markers as (
     from scoped_activity
     cross join lateral (
         values
-            (activity_date, 1, 0, 0),
-            (activity_date + 1, -1, 0, 0),
-            (greatest(activity_date, previous_date + 7), 0, 1, 0),
-            (activity_date + 7, 0, -1, 0),
-            (greatest(activity_date, previous_date + 30), 0, 0, 1),
-            (activity_date + 30, 0, 0, -1)
+        (scoped_activity.activity_date, 1, 0, 0),
+        (scoped_activity.activity_date + 1, -1, 0, 0),
+        (greatest(scoped_activity.activity_date, scoped_activity.previous_date + 7), 0, 1, 0),
+        (scoped_activity.activity_date + 7, 0, -1, 0),
+        (greatest(scoped_activity.activity_date, scoped_activity.previous_date + 30), 0, 0, 1),
+        (scoped_activity.activity_date + 30, 0, 0, -1)
     ) as marker (day, dau, wau, mau)
 
 ),

@@ -71,8 +71,8 @@ member_revenue as (
     inner join revenue
         on revenue.brand_id = cohort_members.brand_id
         and revenue.player_id = cohort_members.player_id
-        and revenue.revenue_date between cohort_members.cohort_date
-            and cohort_members.cohort_date + 90
+        and revenue.revenue_date
+        between cohort_members.cohort_date and cohort_members.cohort_date + 90
     left join fx
         on fx.currency = revenue.currency
         and fx.rate_date = revenue.revenue_date
@@ -89,7 +89,8 @@ curve as (
         mature_offsets.day_offset,
         mature_offsets.cohort_size,
         sum(coalesce(member_revenue.ngr_eur_minor_unrounded, 0)) over (
-            partition by mature_offsets.cohort_type, mature_offsets.cohort_date,
+            partition by
+                mature_offsets.cohort_type, mature_offsets.cohort_date,
                 mature_offsets.brand_id
             order by mature_offsets.day_offset
             rows unbounded preceding

@@ -61,8 +61,8 @@ returns as (
     inner join activity
         on activity.brand_id = cohort_members.brand_id
         and activity.player_id = cohort_members.player_id
-        and activity.activity_date between cohort_members.cohort_date
-            and cohort_members.cohort_date + 30
+        and activity.activity_date
+        between cohort_members.cohort_date and cohort_members.cohort_date + 30
     group by 1, 2, 3, 4
 
 ),
@@ -76,8 +76,8 @@ final as (
         mature_offsets.day_offset::integer as day_offset,
         mature_offsets.cohort_size::bigint as cohort_size,
         coalesce(returns.retained_players, 0)::bigint as retained_players,
-        coalesce(returns.retained_players, 0)::numeric
-            / nullif(mature_offsets.cohort_size, 0) as retention_rate
+        coalesce(returns.retained_players, 0)::numeric / nullif(mature_offsets.cohort_size, 0)
+            as retention_rate
     from mature_offsets
     left join returns
         on returns.cohort_type = mature_offsets.cohort_type

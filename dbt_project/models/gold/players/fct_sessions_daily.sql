@@ -43,7 +43,7 @@ scoped as (
 
     select * from sessions
     {% if is_incremental() %}
-        where start_date in (select start_date from touched_days)
+    where start_date in (select start_date from touched_days)
     {% endif %}
 
 ),

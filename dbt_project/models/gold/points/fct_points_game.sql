@@ -45,7 +45,7 @@ scoped as (
     select awards.*
     from awards
     {% if is_incremental() %}
-        inner join touched_games using (brand_id, game_id)
+    inner join touched_games using (brand_id, game_id)
     {% endif %}
 
 ),

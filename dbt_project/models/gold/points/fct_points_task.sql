@@ -55,7 +55,7 @@ scoped as (
     select user_tasks.*
     from user_tasks
     {% if is_incremental() %}
-        inner join touched_tasks using (brand_id, game_id, task_id)
+    inner join touched_tasks using (brand_id, game_id, task_id)
     {% endif %}
 
 ),

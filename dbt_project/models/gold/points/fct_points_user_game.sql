@@ -45,7 +45,7 @@ scoped as (
     select awards.*
     from awards
     {% if is_incremental() %}
-        inner join touched_keys using (brand_id, game_id, player_id)
+    inner join touched_keys using (brand_id, game_id, player_id)
     {% endif %}
 
 ),

@@ -46,9 +46,9 @@ settled_bets as (
 
     select * from bets
     where settled_at is not null
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and settled_date in (select day from touched_days)
-    {% endif %}
+        {% endif %}
 
 ),
 

@@ -48,9 +48,9 @@ intents as (
         intent_at + make_interval(secs => {{ var('funnel_window_seconds') }}) as window_ends_at
     from payments
     where intent_at is not null
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and intent_date in (select day from touched_days)
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -68,8 +68,10 @@ captured as (
 
     select
         *,
-        coalesce(is_authorized and captured_at >= authorized_at
-            and captured_at <= window_ends_at, false) as is_captured
+        coalesce(
+            is_authorized and captured_at >= authorized_at
+            and captured_at <= window_ends_at, false
+        ) as is_captured
     from authorized
 
 ),
@@ -78,8 +80,10 @@ credited as (
 
     select
         *,
-        coalesce(is_captured and credited_at >= captured_at
-            and credited_at <= window_ends_at, false) as is_credited
+        coalesce(
+            is_captured and credited_at >= captured_at
+            and credited_at <= window_ends_at, false
+        ) as is_credited
     from captured
 
 ),

@@ -77,9 +77,9 @@ settle_lags as (
     from bets
     where settled_at is not null
         and placed_at is not null
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and settled_date in (select day from touched_days)
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -91,7 +91,7 @@ ingest_lags as (
         extract(epoch from ingested_at - occurred_at)::double precision as lag_seconds
     from events
     {% if is_incremental() %}
-        where event_date in (select day from touched_days)
+    where event_date in (select day from touched_days)
     {% endif %}
 
 ),

@@ -53,7 +53,7 @@ scoped as (
 
     select * from revenue_events
     {% if is_incremental() %}
-        where event_date in (select event_date from touched_days)
+    where event_date in (select event_date from touched_days)
     {% endif %}
 
 ),
@@ -90,7 +90,8 @@ final as (
         daily.jackpot_minor,
         daily.fees_minor,
         daily.stake_minor - daily.win_minor
-            - daily.bonus_cost_minor - daily.jackpot_minor - daily.fees_minor as ngr_minor,
+        - daily.bonus_cost_minor - daily.jackpot_minor - daily.fees_minor
+            as ngr_minor,
         daily.win_minor::numeric / nullif(daily.stake_minor, 0) as rtp,
         {{ round_eur_minor(to_eur_minor_unrounded(
             'daily.stake_minor - daily.win_minor', 'fx.eur_minor_per_minor')) }}

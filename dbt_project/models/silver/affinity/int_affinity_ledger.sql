@@ -303,18 +303,23 @@ levels as (
 
 replayed as (
 
-    select * from {{ this.schema }}.affinity_replay(
-        $replay_input${{ replay_input }}$replay_input$,
-        (select array_agg(rule_key order by rule_key) from rules),
-        (select array_agg(is_enabled order by rule_key) from rules),
-        (select array_agg(single_cap order by rule_key) from rules),
-        (select array_agg(daily_cap order by rule_key) from rules),
-        (select array_agg(make_interval(secs => cooldown_seconds) order by rule_key) from rules),
-        (select array_agg(level order by level) from levels),
-        (select array_agg(min_value order by level) from levels),
-        (select global_daily_cap from settings),
-        (select max_affinity from settings)
-    )
+    select *
+    from
+        {{ this.schema }}.affinity_replay(
+            $replay_input${{ replay_input }}$replay_input$,
+            (select array_agg(rule_key order by rule_key) from rules),
+            (select array_agg(is_enabled order by rule_key) from rules),
+            (select array_agg(single_cap order by rule_key) from rules),
+            (select array_agg(daily_cap order by rule_key) from rules),
+            (
+                select array_agg(make_interval(secs => cooldown_seconds) order by rule_key)
+                from rules
+            ),
+            (select array_agg(level order by level) from levels),
+            (select array_agg(min_value order by level) from levels),
+            (select global_daily_cap from settings),
+            (select max_affinity from settings)
+        )
 
 ),
 

@@ -9,9 +9,9 @@
 -- highest one already here and merges them into the kept rows of the
 -- bets they touch (the first of two events is associative). The run's rows replace those
 -- bets (delete+insert on bet_id); a row's batch_id is the highest batch of its events, so gold
--- marts find every bet that changed. A later, earlier-dated bet.settled moves a bet to another day: the days a bet can
--- ever have been counted on lie in [settled_date, latest_settlement_date], which incremental
--- gold marts recompute.
+-- marts find every bet that changed. A later, earlier-dated bet.settled moves a bet to another
+-- day: the days a bet can ever have been counted on lie in [settled_date,
+-- latest_settlement_date], which incremental gold marts recompute.
 {{
     config(
         unique_key='bet_id',

@@ -25,9 +25,9 @@ events as (
     select brand_id, event_date, batch_id
     from {{ ref('int_events') }}
     where batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -49,16 +49,16 @@ merged as (
         new_days.brand_id,
         new_days.event_date,
         {% if is_incremental() %}
-            new_days.events + coalesce(published.events, 0) as events,
+        new_days.events + coalesce(published.events, 0) as events,
         {% else %}
-            new_days.events,
+        new_days.events,
         {% endif %}
         new_days.batch_id
     from new_days
     {% if is_incremental() %}
-        left join {{ this }} as published
-            on published.brand_id = new_days.brand_id
-            and published.event_date = new_days.event_date
+    left join {{ this }} as published
+        on published.brand_id = new_days.brand_id
+        and published.event_date = new_days.event_date
     {% endif %}
 
 ),

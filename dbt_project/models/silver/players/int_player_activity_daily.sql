@@ -15,8 +15,9 @@
 {%- set return_type = var('retention_return_event_type') -%}
 {%- set event_types = ['bet.placed', 'wallet.credit'] -%}
 {%- if return_type not in event_types -%}
-    {%- set event_types = event_types + [return_type] -%}
+{%- set event_types = event_types + [return_type] -%}
 {%- endif %}
+{%- set quoted_types = "'" ~ event_types | join("', '") ~ "'" %}
 {{
     config(
         unique_key=['brand_id', 'player_id', 'activity_date'],
@@ -35,13 +36,13 @@ events as (
 
     select brand_id, player_id, event_date, event_type, payload, batch_id
     from {{ ref('int_events') }}
-    where event_type in ({% for t in event_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %})
+    where event_type in ({{ quoted_types }})
         and invalid_reason is null
         and is_known_type
         and batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -52,9 +53,9 @@ sessions as (
     where is_completed
         and duration_seconds >= {{ var('active_session_min_seconds') }}
         and batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -65,8 +66,10 @@ event_facts as (
         player_id,
         event_date as activity_date,
         bool_or(event_type = 'bet.placed') as has_bet,
-        bool_or(event_type = 'wallet.credit'
-            and {{ json_text('payload', 'reason') }} = 'deposit') as has_deposit,
+        bool_or(
+            event_type = 'wallet.credit'
+            and {{ json_text('payload', 'reason') }} = 'deposit'
+        ) as has_deposit,
         false as has_active_session,
         bool_or(event_type = '{{ return_type }}') as has_return_event,
         max(batch_id) as batch_id
@@ -122,26 +125,26 @@ merged as (
         new_days.player_id,
         new_days.activity_date,
         {% if is_incremental() %}
-            new_days.has_bet or coalesce(published.has_bet, false) as has_bet,
-            new_days.has_deposit or coalesce(published.has_deposit, false) as has_deposit,
-            new_days.has_active_session or coalesce(published.has_active_session, false)
-                as has_active_session,
-            new_days.has_return_event or coalesce(published.has_return_event, false)
-                as has_return_event,
-            greatest(new_days.batch_id, published.batch_id) as batch_id
+        new_days.has_bet or coalesce(published.has_bet, false) as has_bet,
+        new_days.has_deposit or coalesce(published.has_deposit, false) as has_deposit,
+        new_days.has_active_session
+        or coalesce(published.has_active_session, false) as has_active_session,
+        new_days.has_return_event
+        or coalesce(published.has_return_event, false) as has_return_event,
+        greatest(new_days.batch_id, published.batch_id) as batch_id
         {% else %}
-            new_days.has_bet,
-            new_days.has_deposit,
-            new_days.has_active_session,
-            new_days.has_return_event,
-            new_days.batch_id
+        new_days.has_bet,
+        new_days.has_deposit,
+        new_days.has_active_session,
+        new_days.has_return_event,
+        new_days.batch_id
         {% endif %}
     from new_days
     {% if is_incremental() %}
-        left join {{ this }} as published
-            on published.brand_id = new_days.brand_id
-            and published.player_id = new_days.player_id
-            and published.activity_date = new_days.activity_date
+    left join {{ this }} as published
+        on published.brand_id = new_days.brand_id
+        and published.player_id = new_days.player_id
+        and published.activity_date = new_days.activity_date
     {% endif %}
 
 ),

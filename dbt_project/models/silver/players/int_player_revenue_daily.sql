@@ -25,9 +25,9 @@ revenue_events as (
 
     select * from {{ ref('int_revenue_events') }}
     where batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -57,27 +57,27 @@ merged as (
         new_days.revenue_date,
         new_days.currency,
         {% if is_incremental() %}
-            new_days.stake_minor + coalesce(published.stake_minor, 0) as stake_minor,
-            new_days.win_minor + coalesce(published.win_minor, 0) as win_minor,
-            new_days.bonus_cost_minor + coalesce(published.bonus_cost_minor, 0)
-                as bonus_cost_minor,
-            new_days.jackpot_minor + coalesce(published.jackpot_minor, 0) as jackpot_minor,
-            new_days.fees_minor + coalesce(published.fees_minor, 0) as fees_minor,
+        new_days.stake_minor + coalesce(published.stake_minor, 0) as stake_minor,
+        new_days.win_minor + coalesce(published.win_minor, 0) as win_minor,
+        new_days.bonus_cost_minor + coalesce(published.bonus_cost_minor, 0)
+            as bonus_cost_minor,
+        new_days.jackpot_minor + coalesce(published.jackpot_minor, 0) as jackpot_minor,
+        new_days.fees_minor + coalesce(published.fees_minor, 0) as fees_minor,
         {% else %}
-            new_days.stake_minor,
-            new_days.win_minor,
-            new_days.bonus_cost_minor,
-            new_days.jackpot_minor,
-            new_days.fees_minor,
+        new_days.stake_minor,
+        new_days.win_minor,
+        new_days.bonus_cost_minor,
+        new_days.jackpot_minor,
+        new_days.fees_minor,
         {% endif %}
         new_days.batch_id
     from new_days
     {% if is_incremental() %}
-        left join {{ this }} as published
-            on published.brand_id = new_days.brand_id
-            and published.player_id = new_days.player_id
-            and published.revenue_date = new_days.revenue_date
-            and published.currency = new_days.currency
+    left join {{ this }} as published
+        on published.brand_id = new_days.brand_id
+        and published.player_id = new_days.player_id
+        and published.revenue_date = new_days.revenue_date
+        and published.currency = new_days.currency
     {% endif %}
 
 ),

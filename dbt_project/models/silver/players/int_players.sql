@@ -32,9 +32,9 @@ player_events as (
     where event_type in ('player.registered', 'payment.captured')
         and invalid_reason is null
         and batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -44,12 +44,16 @@ new_players as (
         brand_id,
         player_id,
         min(occurred_at) filter (where event_type = 'player.registered') as registered_at,
-        (array_agg(region order by occurred_at, region)
-            filter (where event_type = 'player.registered'))[1] as registration_region,
+        (
+            array_agg(region order by occurred_at, region)
+            filter (where event_type = 'player.registered')
+        )[1] as registration_region,
         count(*) filter (where event_type = 'player.registered') as registration_count,
         min(occurred_at) filter (where event_type = 'payment.captured') as first_deposit_at,
-        (array_agg(region order by occurred_at, region)
-            filter (where event_type = 'payment.captured'))[1] as first_deposit_region,
+        (
+            array_agg(region order by occurred_at, region)
+            filter (where event_type = 'payment.captured')
+        )[1] as first_deposit_region,
         max(batch_id) as batch_id
     from player_events
     group by brand_id, player_id
@@ -69,16 +73,20 @@ merged as (
         case
             -- a registration wins over a deposit; the earliest registration over later ones
             when new_players.registered_at is not null
-                and (published.registered_at is null
-                     or (new_players.registered_at, new_players.registration_region)
-                        < (published.registered_at, published.region))
+                and (
+                    published.registered_at is null
+                    or (new_players.registered_at, new_players.registration_region)
+                    < (published.registered_at, published.region)
+                )
                 then new_players.registration_region
             when published.registered_at is not null then published.region
             -- no registration at all: the region of the first deposit
             when new_players.first_deposit_at is not null
-                and (published.first_deposit_at is null
-                     or (new_players.first_deposit_at, new_players.first_deposit_region)
-                        < (published.first_deposit_at, published.region))
+                and (
+                    published.first_deposit_at is null
+                    or (new_players.first_deposit_at, new_players.first_deposit_region)
+                    < (published.first_deposit_at, published.region)
+                )
                 then new_players.first_deposit_region
             else published.region
         end as region,

@@ -45,9 +45,9 @@ session_events as (
     where event_type in ('session.started', 'session.ended')
         and invalid_reason is null
         and batch_id <= {{ batch_horizon() }}
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-    {% endif %}
+        {% endif %}
 
 ),
 
@@ -99,8 +99,10 @@ merged as (
         new_sessions.session_id,
         case
             when published.started_at is not null then published.player_id
-            else coalesce(new_sessions.start_player_id, published.player_id,
-                          new_sessions.end_player_id)
+            else
+                coalesce(
+                    new_sessions.start_player_id, published.player_id, new_sessions.end_player_id
+                )
         end as player_id,
         case
             when published.started_at is not null then published.region
