@@ -70,7 +70,7 @@ def test_publication_copies_every_mart_and_records_it(published: str) -> None:
 def test_bi_reader_reads_gold_and_nothing_else(published: str) -> None:
     name = f"bi_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(published) as conn:
-        password = grant_reader(conn, name)
+        password = grant_reader(conn, name).password
     with psycopg.connect(login_url(published, name, password), autocommit=True) as reader:
         assert reader.execute("select count(*) from gold.fct_demo_players").fetchone() == (3,)
         for relation in (
@@ -87,7 +87,7 @@ def test_bi_reader_reads_gold_and_nothing_else(published: str) -> None:
 def test_a_brand_reader_sees_no_row_of_another_brand_in_any_gold_table(published: str) -> None:
     name = f"brand1_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(published) as conn:
-        password = grant_brand_reader(conn, name, ["brand-1"])
+        password = grant_brand_reader(conn, name, ["brand-1"]).password
     with psycopg.connect(login_url(published, name, password), autocommit=True) as reader:
         for mart in MARTS:
             brands = reader.execute(f"select distinct brand_id from gold.{mart}").fetchall()
@@ -99,7 +99,7 @@ def test_a_brand_reader_sees_no_row_of_another_brand_in_any_gold_table(published
 def test_audit_rows_cannot_be_changed_by_readers_nor_by_granted_roles(published: str) -> None:
     name = f"bi_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(published) as conn:
-        password = grant_reader(conn, name)
+        password = grant_reader(conn, name).password
     with psycopg.connect(login_url(published, name, password), autocommit=True) as reader:
         for statement in (
             "update audit.publications set status = 'blocked'",
@@ -148,7 +148,7 @@ def test_a_blocked_attempt_leaves_gold_byte_identical_and_is_recorded(published:
 def test_readers_see_a_whole_publication_or_the_previous_one(published: str) -> None:
     name = f"bi_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(published) as conn:
-        password = grant_reader(conn, name)
+        password = grant_reader(conn, name).password
     with psycopg.connect(login_url(published, name, password)) as reader:
         reader.execute("set transaction isolation level repeatable read")
         first = reader.execute("select sum(ggr_minor) from gold.fct_demo_revenue").fetchone()

@@ -3,11 +3,13 @@
 dwh db start|stop|status|url|env     the embedded PostgreSQL (or DWH_DATABASE_URL)
 dwh generate --players N --days D --seed S --out DIR
 dwh ingest PATH...                   land event files into raw
-dwh run [--full-refresh]             the `warehouse` Dagster job, in-process
+dwh run [--full-refresh] [--no-wait] the `warehouse` Dagster job, in-process (one at a time)
 dwh backfill --from D --to D         recompute days of the event-time marts
 dwh demo                             generate, land, run, print gold numbers
 dwh grant-reader NAME                a login reading all of gold
 dwh grant-brand-reader NAME BRAND..  a login reading gold rows of those brands only
+                                     (again: adds brands, keeps the password unless
+                                     --reset-password; never widens a login)
 dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
 dwh dbt ARGS...                      dbt against the warehouse
 dwh dagster                          the Dagster UI (dagster dev)
@@ -150,38 +152,55 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 # -- run ----------------------------------------------------------------------------------------
-def cmd_run(args: argparse.Namespace) -> int:
-    from warehouse.runner import run_warehouse_job
+# `dwh run --no-wait` while another run holds the warehouse: EX_TEMPFAIL, try again later
+BUSY_EXIT_CODE = 75
 
-    started = time.perf_counter()
-    _echo("running the warehouse job" + (" (full refresh)" if args.full_refresh else ""))
-    report = run_warehouse_job(
-        full_refresh=args.full_refresh,
-        landing_dir=Path(args.landing_dir) if args.landing_dir else None,
-        dbt_vars=args.vars or "",
-        echo=_echo,
-    )
+
+def _finish(report, started: float) -> int:  # type: ignore[no-untyped-def]
     _echo(
         f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    return 0 if report.success else 1
+    if report.success:
+        return 0
+    return _fail(report.failure or "the run failed", 1)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from warehouse.database import WarehouseBusy
+    from warehouse.runner import run_warehouse_job
+
+    started = time.perf_counter()
+    _echo("running the warehouse job" + (" (full refresh)" if args.full_refresh else ""))
+    try:
+        report = run_warehouse_job(
+            full_refresh=args.full_refresh,
+            landing_dir=Path(args.landing_dir) if args.landing_dir else None,
+            dbt_vars=args.vars or "",
+            wait=not args.no_wait,
+            echo=_echo,
+        )
+    except WarehouseBusy as exc:
+        return _fail(f"{exc} (--no-wait: not waiting)", BUSY_EXIT_CODE)
+    return _finish(report, started)
 
 
 # -- backfill -----------------------------------------------------------------------------------
 def cmd_backfill(args: argparse.Namespace) -> int:
+    from warehouse.database import WarehouseBusy
     from warehouse.runner import run_backfill
 
     if args.day_to < args.day_from:
         return _fail(f"--to {args.day_to} is before --from {args.day_from}")
     started = time.perf_counter()
     _echo(f"recomputing {args.day_from} .. {args.day_to} of the event-time marts")
-    report = run_backfill(args.day_from.isoformat(), args.day_to.isoformat(), echo=_echo)
-    _echo(
-        f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
-    return 0 if report.success else 1
+    try:
+        report = run_backfill(
+            args.day_from.isoformat(), args.day_to.isoformat(), wait=not args.no_wait, echo=_echo
+        )
+    except WarehouseBusy as exc:
+        return _fail(f"{exc} (--no-wait: not waiting)", BUSY_EXIT_CODE)
+    return _finish(report, started)
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -211,7 +230,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _echo(f"2/3 running the warehouse job on {redact(database_url(settings))}")
     report = run_warehouse_job(landing_dir=landing, echo=_echo)
     if not report.success:
-        return _fail("the warehouse job failed", 1)
+        return _fail(f"the warehouse job failed: {report.failure or 'see above'}", 1)
     _echo("3/3 gold numbers")
     with connect() as conn:
         _print_demo_numbers(conn)
@@ -255,23 +274,79 @@ def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 # -- access -------------------------------------------------------------------------------------
+def _restrict_catalog(args: argparse.Namespace) -> str:
+    """Hide relation sizes from readers where the project may: always on the embedded server
+    (the project owns it), on request on your own server. Returns what to tell the user."""
+    import psycopg
+
+    from warehouse.access import restrict_catalog, restrict_connections
+    from warehouse.embedded import DATABASE
+
+    if load_settings().database_url is None:
+        state = embedded_server().start()
+        with psycopg.connect(state.admin_url(DATABASE), autocommit=True) as admin:
+            restrict_catalog(admin)
+        with psycopg.connect(state.admin_url(), autocommit=True) as admin:
+            restrict_connections(admin)
+        return "catalog: table sizes and statistics are hidden from readers (embedded server)"
+    if args.restrict_catalog:
+        with connect() as conn:
+            restrict_catalog(conn)
+        return "catalog: table sizes and statistics are hidden from readers in this database"
+    return (
+        "note: readers can still see every table's size and row estimate in the catalog; "
+        "a superuser can hide them with --restrict-catalog (README: Who may read what)"
+    )
+
+
+def _error_text(exc: Exception) -> str:
+    """An error without its statement, which could hold a secret: the primary message only."""
+    diag = getattr(exc, "diag", None)
+    primary = diag.message_primary if diag is not None else None
+    return primary or str(exc).splitlines()[0]
+
+
 def cmd_grant(args: argparse.Namespace) -> int:
-    from warehouse.access import AccessError, grant_brand_reader, grant_reader
+    import psycopg
+
+    from warehouse.access import AccessError, grant_brand_reader, grant_reader, require_superuser
 
     try:
         with connect() as conn:
+            if args.restrict_catalog and load_settings().database_url is not None:
+                require_superuser(conn)  # refused before any login is made
             if args.command == "grant-reader":
-                password = grant_reader(conn, args.name, args.password)
+                login = grant_reader(
+                    conn, args.name, args.password, reset_password=args.reset_password
+                )
                 scope = "all of gold"
             else:
-                password = grant_brand_reader(conn, args.name, args.brands, args.password)
-                scope = "gold rows of " + ", ".join(args.brands)
+                login = grant_brand_reader(
+                    conn, args.name, args.brands, args.password, reset_password=args.reset_password
+                )
+                scope = "gold rows of " + ", ".join(login.brands)
     except AccessError as exc:
         return _fail(str(exc))
+    except psycopg.Error as exc:
+        return _fail(_error_text(exc), 1)
+    # After the grant: the group roles the catalog grants name exist, made by the pipeline.
+    try:
+        catalog, failure = _restrict_catalog(args), ""
+    except (AccessError, psycopg.Error) as exc:
+        catalog, failure = "", f"{args.name} is granted, but restricting the catalog failed: "
+        failure += _error_text(exc)
     _echo(f"{args.name} may read {scope}")
-    if not args.password:
-        _echo(f"password: {password}")
-    return 0
+    if login.created:
+        _echo("new login" + (", with the password given" if args.password else ""))
+    elif login.password is None:
+        _echo("existing login: its password is unchanged (--reset-password sets a new one)")
+    else:
+        _echo("existing login: its password was reset")
+    if catalog:
+        _echo(catalog)
+    if login.password is not None and not args.password:
+        _echo(f"password: {login.password}")
+    return _fail(failure, 1) if failure else 0
 
 
 # -- bench --------------------------------------------------------------------------------------
@@ -373,11 +448,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     run.add_argument("--landing-dir", help="land from here (default DWH_HOME/landing)")
     run.add_argument("--vars", help="dbt vars, e.g. '{lookback_days: 7}'")
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help=f"exit at once (code {BUSY_EXIT_CODE}) if another run holds the warehouse",
+    )
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser("backfill", help="recompute a range of days of the event-time marts")
     backfill.add_argument("--from", dest="day_from", type=_date, required=True)
     backfill.add_argument("--to", dest="day_to", type=_date, required=True)
+    backfill.add_argument(
+        "--no-wait", action="store_true", help="exit at once if another run holds the warehouse"
+    )
     backfill.set_defaults(func=cmd_backfill)
 
     demo = sub.add_parser("demo", help="generate a data set, run the job, print gold numbers")
@@ -389,16 +472,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     reader = sub.add_parser("grant-reader", help="a login that reads all of gold (bi_reader)")
     reader.add_argument("name")
-    reader.add_argument("--password", help="default: a generated one, printed once")
-    reader.set_defaults(func=cmd_grant)
-
     brand_reader = sub.add_parser(
-        "grant-brand-reader", help="a login that reads gold rows of some brands only"
+        "grant-brand-reader",
+        help="a login that reads gold rows of some brands only; again: adds brands",
     )
     brand_reader.add_argument("name")
     brand_reader.add_argument("brands", nargs="+", metavar="BRAND")
-    brand_reader.add_argument("--password", help="default: a generated one, printed once")
-    brand_reader.set_defaults(func=cmd_grant)
+    for grant in (reader, brand_reader):
+        grant.add_argument("--password", help="default: a generated one, printed once")
+        grant.add_argument(
+            "--reset-password",
+            action="store_true",
+            help="an existing login gets a new password (otherwise it keeps its own)",
+        )
+        grant.add_argument(
+            "--restrict-catalog",
+            action="store_true",
+            help="your own server, as a superuser: hide table sizes and statistics from "
+            "readers (always done on the embedded server)",
+        )
+        grant.set_defaults(func=cmd_grant)
 
     bench = sub.add_parser("bench", help="measure landing, the job, queries and the floor")
     bench.add_argument("--events", type=int, default=2_000_000)
