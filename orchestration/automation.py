@@ -7,11 +7,21 @@ import dagster as dg
 
 from ingestion.landing import unseen_files
 from orchestration.resources import WarehouseResource
+from warehouse.runner import SERIAL_TAG
 from warehouse.settings import load_settings
 
 # Transient database errors (a restart, a dropped connection) are retried by the run; a bad
 # file or a failed check is not transient and fails the run once (see the assets).
-RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+# SERIAL_TAG: the instance's run queue (runner.py writes its config) starts one of these runs
+# at a time, so a schedule and the sensor firing together queue up instead of colliding. Only
+# daemon-launched runs carry it: a `dwh run` killed mid-run would otherwise stay "started" in
+# the instance and hold the queue's only slot forever. Every run, however launched, also
+# takes the warehouse's run lock (orchestration/resources.py).
+RUN_RETRY_TAGS = {
+    "dagster/max_retries": "2",
+    "dagster/retry_strategy": "FROM_FAILURE",
+    SERIAL_TAG: "serial",
+}
 
 
 def build_automation(job: Any) -> tuple[list[Any], list[Any]]:

@@ -34,21 +34,26 @@ def test_the_sensor_asks_for_one_run_per_set_of_new_files(defs, landing: Path) -
     from orchestration.resources import WarehouseResource
 
     sensor = defs.get_sensor_def("landing_sensor")
-    context = dg.build_sensor_context(resources={"warehouse": WarehouseResource()})
-    assert isinstance(sensor(context), dg.SkipReason)
+
+    def tick() -> dg.SensorResult | dg.SkipReason:
+        # WarehouseResource has a setup and a teardown (the run lock of a run), so its
+        # context is opened as a context manager, as the Dagster daemon does
+        with dg.build_sensor_context(resources={"warehouse": WarehouseResource()}) as context:
+            return sensor(context)
+
+    assert isinstance(tick(), dg.SkipReason)
 
     generate(GeneratorConfig(players=20, days=2, seed=3), landing)
-    first = sensor(dg.build_sensor_context(resources={"warehouse": WarehouseResource()}))
+    first = tick()
     [request] = first.run_requests
+    assert request.tags["dwh/warehouse"] == "serial"
     assert request.tags["dwh/new_files"] == str(len(list(landing.glob("*.ndjson.gz"))))
-    again = sensor(dg.build_sensor_context(resources={"warehouse": WarehouseResource()}))
+    again = tick()
     assert again.run_requests[0].run_key == request.run_key  # the same files: the same run
 
     report = run_warehouse_job(ephemeral_instance=True)
     assert report.success, report.failure
-    assert isinstance(
-        sensor(dg.build_sensor_context(resources={"warehouse": WarehouseResource()})), dg.SkipReason
-    )
+    assert isinstance(tick(), dg.SkipReason)
 
 
 def test_schedules_run_the_job_with_valid_config(defs) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +67,8 @@ def test_schedules_run_the_job_with_valid_config(defs) -> None:  # type: ignore[
             dg.build_schedule_context(scheduled_execution_time=tick)
         ).run_requests
         assert request.tags["dagster/max_retries"] == "2"
+        # the run queue starts one run of this tag at a time (tests/test_faults.py)
+        assert request.tags["dwh/warehouse"] == "serial"
         dg.validate_run_config(job, request.run_config)
     [daily_request] = daily.evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 3, 30, tzinfo=UTC))

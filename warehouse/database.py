@@ -6,6 +6,7 @@ take their connection from `database_url()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -83,3 +84,78 @@ def redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+# -- the run lock -------------------------------------------------------------------------------
+# One run of the job at a time per warehouse database: two `dbt build`s at once collide on
+# the objects they create ("relation already exists", a duplicate type of a seed) and two
+# publications race. A session advisory lock, held by a connection of its own for the whole
+# run, serializes `dwh run`, `dwh backfill` and runs launched by the Dagster daemon alike, and
+# is released by the server when the holder dies, however it dies.
+RUN_LOCK_KEY = 0x64776872756E  # "dwhrun"
+_held: dict[str, psycopg.Connection] = {}  # url -> the lock's connection, in this process
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the warehouse and the caller chose not to wait."""
+
+
+def run_lock_holder(conn: psycopg.Connection) -> str | None:
+    """Who holds the run lock, in words, or None when nobody does."""
+    row = conn.execute(
+        "select a.pid, a.application_name, a.backend_start, a.client_addr "
+        "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+        "where l.locktype = 'advisory' and l.granted and l.database = "
+        "(select oid from pg_database where datname = current_database()) "
+        "and l.classid = (%s >> 32)::oid and l.objid = (%s & 4294967295)::oid "
+        "and l.objsubid = 1",
+        [RUN_LOCK_KEY, RUN_LOCK_KEY],
+    ).fetchone()
+    if row is None:
+        return None
+    pid, name, since, _ = row
+    return f"{name or 'a session'} (server pid {pid}, since {since:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def holds_run_lock(url: str) -> bool:
+    return url in _held
+
+
+def acquire_run_lock(
+    url: str,
+    *,
+    wait: bool = True,
+    holder: str = "dwh run",
+    on_wait: Callable[[str], None] | None = None,
+) -> bool:
+    """Take the run lock of the warehouse at `url` for this process; False if it already
+    held it. Waits for the current holder unless `wait` is false (then WarehouseBusy)."""
+    if url in _held:
+        return False
+    conn = connect(url, application_name=holder[:63])
+    try:
+        got = conn.execute("select pg_try_advisory_lock(%s)", [RUN_LOCK_KEY]).fetchone()
+        if not (got and got[0]):
+            who = run_lock_holder(conn) or "another run"
+            if not wait:
+                raise WarehouseBusy(f"another run holds the warehouse: {who}")
+            if on_wait is not None:
+                on_wait(f"another run holds the warehouse: {who}; waiting for it to finish")
+            conn.execute("select pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+    except BaseException:
+        conn.close()
+        raise
+    _held[url] = conn
+    return True
+
+
+def release_run_lock(url: str) -> None:
+    conn = _held.pop(url, None)
+    if conn is None:
+        return
+    try:
+        conn.execute("select pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+    except psycopg.Error:
+        pass  # the server is gone, and the lock with the session
+    finally:
+        conn.close()

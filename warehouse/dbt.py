@@ -6,14 +6,16 @@ from warehouse.database.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from warehouse.database import dbt_env
-from warehouse.settings import DBT_PROJECT_DIR
+from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 
 class DbtError(RuntimeError):
@@ -28,10 +30,30 @@ def dbt_environment(url: str | None = None) -> dict[str, str]:
     return env
 
 
+_WRAPPER = """#!{python}
+# Written by warehouse/dbt.py: dbt that exits when the process that started it dies.
+import sys
+sys.path.insert(0, {root!r})
+from warehouse.dbt_child import main
+sys.exit(main())
+"""
+
+
 def dbt_executable() -> str:
-    # The dbt next to this interpreter: the venv's, whatever PATH says.
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
+    """An executable running the dbt of this interpreter (the venv's, whatever PATH says)
+    through warehouse/dbt_child.py, so that dbt never outlives the run that started it.
+
+    dagster-dbt wants a path it can execute; the wrapper is written once under the target
+    directory, next to the artifacts of the same checkout."""
+    wrapper = target_path().resolve() / "bin" / "dbt"
+    text = _WRAPPER.format(python=sys.executable, root=str(PROJECT_ROOT))
+    if not wrapper.exists() or wrapper.read_text() != text:
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        partial = wrapper.with_name(f".dbt.{os.getpid()}")
+        partial.write_text(text)
+        partial.chmod(0o755)
+        partial.replace(wrapper)  # atomic: a concurrent run never executes half a file
+    return str(wrapper)
 
 
 def run_dbt(
@@ -72,7 +94,22 @@ def prepare_manifest(url: str | None = None) -> Path:
     on every run, and the asset graph depends on the project's files only.
     """
     manifest = target_path() / "manifest.json"
-    if manifest.exists() and manifest.stat().st_mtime > _project_mtime():
-        return manifest
-    run_dbt(["parse", "--quiet"], url)
+    with _parse_lock():
+        # Under the lock: two runs starting together parse once, and neither reads the
+        # manifest while the other is writing it.
+        if manifest.exists() and manifest.stat().st_mtime > _project_mtime():
+            return manifest
+        run_dbt(["parse", "--quiet"], url)
     return manifest
+
+
+@contextmanager
+def _parse_lock() -> Iterator[None]:
+    path = target_path() / ".parse.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

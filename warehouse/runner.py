@@ -8,9 +8,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warehouse.database import database_url, dbt_env
+import psycopg
+
+from warehouse.database import (
+    acquire_run_lock,
+    connect,
+    database_url,
+    dbt_env,
+    release_run_lock,
+)
 from warehouse.dbt import prepare_manifest
 from warehouse.settings import Settings, load_settings
+
+# Runs launched by the schedules and the sensor carry this tag (orchestration/automation.py);
+# the instance's run queue starts one at a time, so a schedule and the sensor firing together
+# queue up instead of colliding. The run lock (warehouse/database.py) serializes whatever the
+# queue does not see, such as `dwh run`, and is the last line of defence for the rest.
+SERIAL_TAG = "dwh/warehouse"
+INSTANCE_CONFIG = f"""# Written by dwh (warehouse/runner.py); delete this line to keep your edits.
+# Run retries (the schedules and the sensor tag their runs with dagster/max_retries).
+run_retries:
+  enabled: true
+  max_retries: 0
+# One scheduled or sensor run of the warehouse at a time.
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: "{SERIAL_TAG}"
+        limit: 1
+"""
+# what earlier versions wrote, replaced like our own file
+_LEGACY_INSTANCE_CONFIG = "run_retries:\n  enabled: true\n  max_retries: 0\n"
 
 
 @dataclass
@@ -22,6 +50,14 @@ class StepReport:
     checks_passed: int = 0
     checks_failed: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    started: bool = False
+
+    @property
+    def status(self) -> str:
+        # A step that never started (its upstream failed) is skipped, not ok.
+        if not self.started:
+            return "skipped"
+        return "ok" if self.ok else "FAILED"
 
 
 @dataclass
@@ -30,6 +66,7 @@ class RunReport:
     success: bool
     steps: list[StepReport]
     failure: str | None = None
+    failed_step: str | None = None
 
     def step(self, name: str) -> StepReport:
         return next(s for s in self.steps if s.name == name)
@@ -44,9 +81,13 @@ def dagster_instance(settings: Settings, *, ephemeral: bool = False):  # type: i
     home = Path(os.environ.get("DAGSTER_HOME", settings.home / "dagster"))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        # Run retries (the schedules and the sensor tag their runs with dagster/max_retries).
-        config.write_text("run_retries:\n  enabled: true\n  max_retries: 0\n")
+    current = config.read_text() if config.exists() else None
+    ours = current is None or current == _LEGACY_INSTANCE_CONFIG
+    ours = ours or current.startswith(INSTANCE_CONFIG.splitlines()[0])  # type: ignore[union-attr]
+    if ours and current != INSTANCE_CONFIG:
+        partial = config.with_name(f".dagster.yaml.{os.getpid()}")
+        partial.write_text(INSTANCE_CONFIG)
+        partial.replace(config)  # a daemon reading it meanwhile sees the old or the new file
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -56,12 +97,17 @@ def run_backfill(
     day_to: str,
     *,
     ephemeral_instance: bool = False,
+    wait: bool = True,
     echo: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Recompute [day_from, day_to] of the event-time marts in one run of the backfill job."""
     vars_ = f'{{"backfill_from": "{day_from}", "backfill_to": "{day_to}"}}'
     return run_warehouse_job(
-        dbt_vars=vars_, job_name="backfill", ephemeral_instance=ephemeral_instance, echo=echo
+        dbt_vars=vars_,
+        job_name="backfill",
+        ephemeral_instance=ephemeral_instance,
+        wait=wait,
+        echo=echo,
     )
 
 
@@ -74,10 +120,49 @@ def run_warehouse_job(
     verbose: bool = False,
     job_name: str = "warehouse",
     op_selection: list[str] | None = None,
+    dbt_exclude: str = "",
+    wait: bool = True,
     echo: Callable[[str], None] | None = None,
 ) -> RunReport:
+    """Run a job of the warehouse in this process, holding the warehouse's run lock from
+    before dbt parses to the end (WarehouseBusy when another run holds it and `wait` is
+    false)."""
     settings = load_settings()
     url = database_url(settings)
+    locked = acquire_run_lock(url, wait=wait, holder=f"dwh run (pid {os.getpid()})", on_wait=echo)
+    try:
+        return _run(
+            url,
+            settings,
+            full_refresh=full_refresh,
+            landing_dir=landing_dir,
+            dbt_vars=dbt_vars,
+            dbt_exclude=dbt_exclude,
+            ephemeral_instance=ephemeral_instance,
+            verbose=verbose,
+            job_name=job_name,
+            op_selection=op_selection,
+            echo=echo,
+        )
+    finally:
+        if locked:
+            release_run_lock(url)
+
+
+def _run(
+    url: str,
+    settings: Settings,
+    *,
+    full_refresh: bool,
+    landing_dir: Path | None,
+    dbt_vars: str,
+    dbt_exclude: str,
+    ephemeral_instance: bool,
+    verbose: bool,
+    job_name: str,
+    op_selection: list[str] | None,
+    echo: Callable[[str], None] | None,
+) -> RunReport:
     os.environ.update(dbt_env(url))
     prepare_manifest(url)
     # Imported only now: @dbt_assets reads the manifest at import time.
@@ -87,7 +172,11 @@ def run_warehouse_job(
     run_config: dict[str, Any] = {
         "ops": {
             "warehouse_dbt_assets": {
-                "config": {"full_refresh": full_refresh, "dbt_vars": dbt_vars}
+                "config": {
+                    "full_refresh": full_refresh,
+                    "dbt_vars": dbt_vars,
+                    "exclude": dbt_exclude,
+                }
             },
         }
     }
@@ -97,29 +186,52 @@ def run_warehouse_job(
         }
     instance = dagster_instance(settings, ephemeral=ephemeral_instance)
     if not verbose:
-        # Steps are reported below; Dagster's own DEBUG stream is for `dagster dev`.
-        run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+        # Steps are reported below, with the failure in one line; Dagster's own stream (and
+        # its tracebacks) is for `dagster dev`, `--verbose` and the run's logs in the UI.
+        run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     if op_selection is not None:
         run_config["ops"] = {k: v for k, v in run_config["ops"].items() if k in op_selection}
     result = job.execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False, op_selection=op_selection
     )
     report = _report(result, instance)
+    if not report.success and not database_reachable(url):
+        step = report.failed_step or "start"
+        reason = (report.failure or "").removeprefix(f"step {step} failed: ")
+        report.failure = f"the database went away during step {step}: {_first_line(reason)}"
     if echo is not None:
+        # the failure is the caller's to say (the CLI: one `dwh: error:` line)
         for step in report.steps:
-            status = "ok" if step.ok else "FAILED"
-            checks = (
-                f", checks {step.checks_passed} passed / {step.checks_failed} failed"
-                if step.checks_passed or step.checks_failed
-                else ""
-            )
-            echo(
-                f"  {step.name:<24} {status:<6} {step.seconds:7.1f} s  "
-                f"{step.materializations} assets{checks}"
-            )
-        if report.failure:
-            echo(report.failure)
+            echo(_step_line(step))
     return report
+
+
+def _step_line(step: StepReport) -> str:
+    if not step.started:
+        return f"  {step.name:<24} skipped"
+    checks = (
+        f", checks {step.checks_passed} passed / {step.checks_failed} failed"
+        if step.checks_passed or step.checks_failed
+        else ""
+    )
+    return (
+        f"  {step.name:<24} {step.status:<6} {step.seconds:7.1f} s  "
+        f"{step.materializations} assets{checks}"
+    )
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "connection lost"
+
+
+def database_reachable(url: str) -> bool:
+    try:
+        with connect(url, connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _report(result: Any, instance: Any) -> RunReport:
@@ -127,7 +239,7 @@ def _report(result: Any, instance: Any) -> RunReport:
 
     steps: dict[str, StepReport] = {}
     starts: dict[str, float] = {}
-    failure = None
+    failure = failed_step = None
     for entry in instance.all_logs(result.run_id):
         event = entry.dagster_event
         if event is None:
@@ -140,12 +252,14 @@ def _report(result: Any, instance: Any) -> RunReport:
         kind = event.event_type
         if kind == DagsterEventType.STEP_START:
             starts[key] = stamp
+            step.started = True
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
             step.seconds = stamp - starts.get(key, stamp)
             if kind == DagsterEventType.STEP_FAILURE:
                 step.ok = False
                 error = event.step_failure_data.error
                 failure = f"step {key} failed: {error.message.strip() if error else ''}"
+                failed_step = key
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             step.materializations += 1
             materialization = event.event_specific_data.materialization
@@ -155,6 +269,26 @@ def _report(result: Any, instance: Any) -> RunReport:
                 step.checks_passed += 1
             else:
                 step.checks_failed += 1
+    if failure is None and not result.success:
+        # the run failed outside a step (a resource, the run lock)
+        failure = _run_failure(result, instance)
     return RunReport(
-        run_id=result.run_id, success=result.success, steps=list(steps.values()), failure=failure
+        run_id=result.run_id,
+        success=result.success,
+        steps=list(steps.values()),
+        failure=failure,
+        failed_step=failed_step,
     )
+
+
+def _run_failure(result: Any, instance: Any) -> str:
+    from dagster import DagsterEventType
+
+    for entry in instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_FAILURE):
+        event = entry.dagster_event
+        error = event.event_specific_data.error if event is not None else None
+        while error is not None and error.cause is not None:
+            error = error.cause  # the innermost error says what happened
+        if error is not None:
+            return f"the run failed: {_first_line(error.message)}"
+    return "the run failed"

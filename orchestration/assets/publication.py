@@ -5,6 +5,13 @@ Great Expectations suite (and the PII scan of the candidate schema); if any fail
 fails, `publish_gold` does not run, the previous `gold` stays as it was, and the attempt is
 recorded in `audit.publications`. Otherwise `publish_gold` copies every mart into `gold` in
 one transaction (warehouse/publish.py).
+
+Dagster lets a blocking check that emits no result through ("... will proceed without gating
+on it"). Publication does not: before copying anything, `publish_gold` reads this run's events
+(and those of the runs a retry continues) and wants a passing evaluation of every blocking
+check it depends on (the GX suite of every mart, and each blocking dbt test of a mart built in
+the run); a check without one blocks the publication like a failed one, and is recorded in
+`audit.publications`.
 """
 
 import time
@@ -129,6 +136,20 @@ def validate_gold_candidates(
 def publish_gold(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
+    unmet = unmet_blocking_checks(context)
+    if unmet:
+        message = "publication blocked: blocking checks without a passing result in this run:\n" + (
+            "\n".join(f"  {key}: {state}" for key, state in unmet.items())
+        )
+        with warehouse.connect() as conn:
+            record_blocked(
+                conn,
+                MARTS,
+                run_id=context.run_id,
+                check_results={"unmet_blocking_checks": unmet},
+                message=message[:20000],
+            )
+        raise dg.Failure(description=message, allow_retries=False)
     started = time.perf_counter()
     with warehouse.connect() as conn:
         publication = publish(conn, MARTS, run_id=context.run_id)
@@ -146,6 +167,58 @@ def publish_gold(
                 "publish_seconds": round(seconds, 2),
             },
         )
+
+
+def unmet_blocking_checks(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The blocking checks of the candidate marts that gate this publication and have no
+    passing evaluation in this run: check key -> 'no result' or 'failed'.
+
+    Gating: the GX suite of every mart, always; a blocking dbt test when its mart was
+    materialized in this run (a run of publication and GX alone re-checks candidates that
+    an earlier run built and tested)."""
+    graph = context.job_def.asset_layer.asset_graph
+    candidates = {dg.AssetKey([CANDIDATE_SCHEMA, mart]) for mart in MARTS}
+    blocking = {
+        key
+        for key in graph.get_check_keys_for_assets(candidates)
+        if graph.get_check_spec(key).blocking
+    }
+    materialized: set[dg.AssetKey] = set()
+    passed: dict[dg.AssetCheckKey, bool] = {}
+    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    entries = [
+        entry
+        for run_id in _run_lineage(context)
+        for entry in context.instance.all_logs(run_id, of_type=kinds)
+    ]
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialized.add(event.event_specific_data.materialization.asset_key)
+        else:
+            evaluation = event.event_specific_data
+            # the last evaluation counts (a retried step evaluates again)
+            passed[evaluation.asset_check_key] = evaluation.passed
+    required = {k for k in blocking if k.name == GX_CHECK or k.asset_key in materialized}
+    return {
+        key.to_user_string(): "no result" if key not in passed else "failed"
+        for key in sorted(required, key=lambda k: k.to_user_string())
+        if not passed.get(key, False)
+    }
+
+
+def _run_lineage(context: dg.AssetExecutionContext) -> list[str]:
+    """This run and, for a re-execution (a retry from the failure), the runs it continues,
+    oldest first: their steps are not run again, and their results count as this run's."""
+    lineage = [context.run_id]
+    parent = context.run.parent_run_id
+    while parent is not None:
+        lineage.append(parent)
+        run = context.instance.get_run_by_id(parent)
+        parent = run.parent_run_id if run is not None else None
+    return lineage[::-1]
 
 
 FRESHNESS_SLO_SECONDS = 300  # the source article's SLO: marts at most 5 minutes behind

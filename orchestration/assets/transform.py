@@ -1,7 +1,9 @@
 """The dbt project as assets: `dbt build` streams models, seeds and tests (as asset checks)."""
 
+import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,29 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
     # passed to dbt --vars as is, e.g. '{"lookback_days": 7}'
     dbt_vars: str = ""
+    # more nodes to leave out, a dbt selection (e.g. a model under repair). A blocking test
+    # left out this way blocks publication: publish_gold wants every blocking check's result.
+    exclude: str = ""
+
+
+@contextmanager
+def _indirect_selection(mode: str | None) -> Iterator[None]:
+    """DBT_INDIRECT_SELECTION for the dbt subprocess started meanwhile.
+
+    The environment, not the --indirect-selection flag: dagster-dbt sets the variable itself
+    (to `empty`) when it selects tests one by one, and its value must then win over ours."""
+    if mode is None:
+        yield
+        return
+    before = os.environ.get("DBT_INDIRECT_SELECTION")
+    os.environ["DBT_INDIRECT_SELECTION"] = mode
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("DBT_INDIRECT_SELECTION", None)
+        else:
+            os.environ["DBT_INDIRECT_SELECTION"] = before
 
 
 @dbt_assets(
@@ -36,6 +61,7 @@ def warehouse_dbt_assets(
     # builds with them), not in every production run.
     args = ["build", "--exclude-resource-type", "unit_test"]
     manifest = seeds.read_manifest(Path(dbt_project.manifest_path))
+    excluded = config.exclude.split()
     if config.full_refresh:
         args.append("--full-refresh")
     else:
@@ -43,8 +69,16 @@ def warehouse_dbt_assets(
         with warehouse.connect() as conn:
             unchanged = seeds.unchanged(conn, manifest)
         if unchanged:
-            args += ["--exclude", " ".join(unchanged)]
+            excluded += unchanged
             context.log.info(f"seeds unchanged, not reloaded: {', '.join(unchanged)}")
+    indirect = None
+    if excluded:
+        args += ["--exclude", " ".join(excluded)]
+        # dbt's default (eager) exclusion also drops every test that touches an excluded node:
+        # the blocking tests of the affinity marts, which read the affinity seeds, would not
+        # run. `buildable` excludes a test only when all its parents are excluded, so a test
+        # of a model still runs against the seed table as it is.
+        indirect = "buildable"
     if config.dbt_vars:
         args += ["--vars", config.dbt_vars]
     # A target directory of the run's own (runs may overlap), seeded with the partial-parse
@@ -58,7 +92,8 @@ def warehouse_dbt_assets(
     state = Path(dbt_project.target_path) / "partial_parse.msgpack"
     if state.exists():
         shutil.copy2(state, target / state.name)
-    invocation = dbt.cli(args, context=context, target_path=target)
+    with _indirect_selection(indirect):
+        invocation = dbt.cli(args, context=context, target_path=target)
     yield from invocation.stream()
     with warehouse.connect() as conn:
         seeds.record_loaded(conn, manifest, invocation.get_artifact("run_results.json"))
