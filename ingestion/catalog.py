@@ -1,53 +1,42 @@
-"""The event catalog of ../shared/spec/events.md, as data.
+"""The event catalog of docs/input-contract.md, as data, read from its one definition.
+
+The payload contract is written once, in the dbt project (`payload_contract()` in
+dbt_project/macros/payload_contract.sql), because the models check payloads with it. Its body
+is a literal of Python's syntax too, so this module reads the same text instead of keeping a
+copy that could drift (one did: a field was listed here and not there).
 
 The loader does not reject unknown types (a newer producer may send them); the dbt project
-reports them. Payload fields listed here are the contract's; `?` fields are optional.
+reports them. A field name ending in "?" is optional.
 """
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
+from warehouse.settings import DBT_PROJECT_DIR
+
+CONTRACT_MACRO = DBT_PROJECT_DIR / "macros" / "payload_contract.sql"
+_CONTRACT_BODY = re.compile(
+    r"\{%\s*macro payload_contract\(\)\s*%\}\s*\{\{\s*return\((.*?)\)\s*\}\}\s*\{%\s*endmacro",
+    re.S,
+)
+
+
+def read_contract(path: Path = CONTRACT_MACRO) -> dict[str, tuple[tuple[str, str], ...]]:
+    """event_type -> its payload rules, (field, kind) pairs, as the dbt macro states them."""
+    match = _CONTRACT_BODY.search(path.read_text())
+    if match is None:
+        raise ValueError(f"{path}: no payload_contract() macro returning a literal")
+    contract = ast.literal_eval(match.group(1))
+    return {event_type: tuple(map(tuple, rules)) for event_type, rules in contract.items()}
+
+
+CONTRACT = read_contract()
 # event_type -> payload fields (a trailing "?" marks an optional field)
 CATALOG: dict[str, tuple[str, ...]] = {
-    "player.registered": ("channel?",),
-    "session.started": ("session_id",),
-    "session.ended": ("session_id",),
-    "bet.placed": ("bet_id", "game_id", "provider_id", "stake_minor", "currency", "in_bonus"),
-    "bet.settled": (
-        "bet_id",
-        "game_id",
-        "provider_id",
-        "stake_minor",
-        "win_minor",
-        "currency",
-        "in_bonus",
-    ),
-    "wallet.debit": ("amount_minor", "currency", "reason", "reference_id"),
-    "wallet.credit": ("amount_minor", "currency", "reason", "reference_id"),
-    "payment.intent": ("payment_id", "amount_minor", "currency", "method"),
-    "payment.authorized": ("payment_id", "amount_minor", "currency", "method"),
-    "payment.captured": ("payment_id", "amount_minor", "currency", "method", "fee_minor?"),
-    "payment.failed": ("payment_id", "method", "error_code"),
-    "bonus.issued": ("bonus_id", "amount_minor", "currency"),
-    "bonus.consumed": ("bonus_id", "amount_minor", "currency"),
-    "jackpot.contribution": ("game_id", "amount_minor", "currency"),
-    "rg.limit.hit": ("limit_type?",),
-    "rg.reality_check": ("limit_type?",),
-    "credits.earn": ("amount",),
-    "credits.spend": ("amount",),
-    "gems.earn": ("amount",),
-    "gems.spend": ("amount",),
-    "gems.purchase": ("gems", "amount_minor", "currency"),
-    "dungeon.complete": (),
-    "craft.complete": (),
-    "pvp.battle": (),
-    "pvp.ranked.battle": (),
-    "raid.complete": (),
-    "market.sale": (),
-    "points.awarded": ("game_id", "task_id", "points", "minutes"),
-    "device.bound": ("device_id",),
-    "device.unbound": ("device_id",),
-    "affinity.triggered": ("device_id", "rule_key", "change", "source"),
-    "affinity.admin_adjust": ("device_id", "delta", "operator_admin_id", "reason"),
+    event_type: tuple(field for field, _ in rules) for event_type, rules in CONTRACT.items()
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(CATALOG)

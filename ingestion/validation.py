@@ -1,4 +1,4 @@
-"""Envelope validation of one line of an event file (the loader rules of events.md).
+"""Envelope validation of one line of an event file (the loader rules of docs/input-contract.md).
 
 `validate_line` returns either the COPY text row for raw.events or a `Rejection` naming the
 field and a reason a person can act on. Payload-level rules are not checked here: invalid

@@ -1,4 +1,4 @@
-"""Envelope validation: every bad-input class of events.md gets its own reason naming the field."""
+"""Envelope validation: every bad-input class of the contract gets a reason naming the field."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 {#-
-    Cohorts of marts.md ("Players"), defined once for fct_retention and fct_ltv.
+    Cohorts of docs/metrics.md ("Players"), defined once for fct_retention and fct_ltv.
 
     cohort_members: one row per (cohort_type, brand_id, player_id); `registration` cohorts by
     the UTC day of the player's first player.registered, `first_deposit` cohorts by the day of

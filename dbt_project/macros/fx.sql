@@ -1,4 +1,4 @@
-{#- Conversion to EUR (marts.md): each amount at the rate of its event's UTC date (the latest
+{#- Conversion to EUR (docs/metrics.md): each amount at the rate of its event's UTC date (the latest
     FX rate dated on or before that day, see int_fx_rates_daily), summed, and rounded to an
     integer only at the end. `eur_minor_per_minor` already carries the minor-unit scaling. -#}
 

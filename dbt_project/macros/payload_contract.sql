@@ -19,7 +19,7 @@
 
 {% macro payload_contract() %}
     {{ return({
-        'player.registered': [],
+        'player.registered': [('channel?', 'text')],
         'session.started': [('session_id', 'id')],
         'session.ended': [('session_id', 'id')],
         'bet.placed': [('bet_id', 'id'), ('game_id', 'id'), ('provider_id', 'id'),

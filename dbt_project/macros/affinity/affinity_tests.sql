@@ -1,5 +1,5 @@
 {#-
-    Data tests of the affinity replay: the invariants of affinity.md, checked on the marts
+    Data tests of the affinity replay: the invariants of docs/affinity.md, checked on the marts
     independently of the replay code (they recompute local days, caps and levels from the
     seeds). Each returns the offending rows.
 -#}

@@ -17,7 +17,7 @@ final as (
         {{ json_bigint('payload', 'amount_minor') }} as amount_minor,
         {{ json_text('payload', 'currency') }} as currency,
         {{ json_text('payload', 'method') }} as method,
-        -- fee_minor is optional and defaults to 0 on a capture (events.md)
+        -- fee_minor is optional and defaults to 0 on a capture (docs/input-contract.md)
         case
             when event_type = 'payment.captured'
                 then coalesce({{ json_bigint('payload', 'fee_minor') }}, 0)

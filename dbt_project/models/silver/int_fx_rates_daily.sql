@@ -1,6 +1,6 @@
 -- Grain: one row per (currency, rate_date), every day from the first FX date through the later
 -- of the last FX date and the last event date. Each day carries the latest rate dated on or
--- before it (marts.md), so marts join on equality.
+-- before it (docs/metrics.md), so marts join on equality.
 {{ config(materialized='table', indexes=[{'columns': ['currency', 'rate_date'], 'unique': true}]) }}
 
 with

@@ -2,7 +2,7 @@
 -- Built first in every run: its max(batch_id) is the run's horizon (see macros/watermarks.sql).
 -- `newest_occurred_at` is the newest event time landed in the batch, and
 -- `newest_occurred_before` the newest of all earlier batches: the baseline against which the
--- lateness of the batch's events is measured (events.md: against the data, not the clock).
+-- lateness of the batch's events is measured on the data, not the clock (docs/input-contract.md).
 {{ config(unique_key='batch_id', incremental_strategy='append') }}
 
 with

@@ -45,7 +45,7 @@ final as (
             as bonus_cost_minor,
         case when event_type = 'jackpot.contribution' then amount_minor else 0 end
             as jackpot_minor,
-        -- fee_minor is optional and defaults to 0 on a capture (events.md)
+        -- fee_minor is optional and defaults to 0 on a capture (docs/input-contract.md)
         coalesce(fee_minor, 0) as fee_minor,
         batch_id
 

@@ -1,5 +1,5 @@
 -- Grain: one row per landed copy (batch_id, line_no) of an event behind the game-server
--- counters of seed 001: player.registered, credits.earn/spend, gems.earn/spend, gems.purchase
+-- counters: player.registered, credits.earn/spend, gems.earn/spend, gems.purchase
 -- and the gameplay counters (dungeon, craft, pvp, ranked pvp, raid, market sale).
 with
 

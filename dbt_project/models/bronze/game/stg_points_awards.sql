@@ -1,4 +1,4 @@
--- Grain: one row per landed copy (batch_id, line_no) of a points.awarded event (points.md).
+-- Grain: one row per landed copy (batch_id, line_no) of a points.awarded event (docs/points.md).
 with
 
 events as (

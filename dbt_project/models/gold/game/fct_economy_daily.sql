@@ -1,4 +1,4 @@
--- Grain: one row per (day, brand_id): the game-server counters of seed 001 (marts.md).
+-- Grain: one row per (day, brand_id): the game-server counters (docs/metrics.md).
 -- A (day, brand_id) has a row when it has at least one valid event of int_economy_events
 -- (a registration, repeated or not, included), so rows never disappear as data arrives.
 --

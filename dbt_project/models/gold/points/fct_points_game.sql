@@ -1,4 +1,4 @@
--- Grain: one row per (brand_id, game_id): all of a brand's awards in a game (points.md).
+-- Grain: one row per (brand_id, game_id): all of a brand's awards in a game (docs/points.md).
 --   players: distinct players with at least one award in the game.
 --   avg_minutes: mean of `minutes` over the game's awards whose minutes is not 0; NULL when
 --     there are none.

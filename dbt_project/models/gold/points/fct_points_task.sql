@@ -1,5 +1,5 @@
 -- Grain: one row per (brand_id, game_id, task_id): all of a brand's players' awards on a task
--- (points.md).
+-- (docs/points.md).
 --   avg_seconds_between_awards: every player's awards on the task merged into one timeline
 --     ordered by awarded_at (ties by event_id, gap 0); the mean of the gaps between
 --     consecutive awards, whoever made them; -1 with fewer than two awards.

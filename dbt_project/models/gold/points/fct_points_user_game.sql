@@ -1,5 +1,5 @@
 -- Grain: one row per (brand_id, game_id, player_id): a player's awards in a game, over all
--- its tasks (points.md).
+-- its tasks (docs/points.md).
 --   avg_minutes: mean of `minutes` over the player's awards in the game whose minutes is not
 --     0; NULL when there are none.
 --

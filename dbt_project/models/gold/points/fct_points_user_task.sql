@@ -1,5 +1,5 @@
 -- Grain: one row per (brand_id, game_id, task_id, player_id): a player's awards on a task
--- (points.md). Each timeline is ordered by awarded_at, ties by event_id; tied awards are
+-- (docs/points.md). Each timeline is ordered by awarded_at, ties by event_id; tied awards are
 -- consecutive with a gap of 0 seconds.
 --   avg_seconds_between_awards: mean of the gaps between consecutive awards; -1 with fewer
 --     than two awards. Computed as the mean of the actual gaps (lag over the timeline).

@@ -1,5 +1,5 @@
 -- Grain: one row per (day, brand_id, region, currency).
--- NGR = GGR - bonus cost - jackpot contributions - payment fees (marts.md).
+-- NGR = GGR - bonus cost - jackpot contributions - payment fees (docs/metrics.md).
 -- Incremental: a run recomputes, from silver, every day that received a new or late revenue
 -- event since the last run (whatever its lateness); other days are left as they are.
 {{

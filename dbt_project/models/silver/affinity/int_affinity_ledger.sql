@@ -1,5 +1,5 @@
 -- Grain: one row per affinity event (event_id): every affinity.triggered and
--- affinity.admin_adjust, replayed through the pipeline of affinity.md by device, in
+-- affinity.admin_adjust, replayed through the pipeline of docs/affinity.md by device, in
 -- (occurred_at, event_id) order. Each row carries the device's state after it, so a later
 -- run can resume the device from its last row.
 --

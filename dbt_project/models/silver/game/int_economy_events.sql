@@ -1,5 +1,5 @@
 -- Grain: one row per event_id: the deduplicated, valid events behind the game-server counters
--- of seed 001 (fct_economy_daily), first landed copy. Registrations are kept here too: the
+-- (fct_economy_daily), first landed copy. Registrations are kept here too: the
 -- counters need each (brand_id, player_id)'s first player.registered.
 --
 -- Incremental by batch (append): the batches above the highest one already here, up to the

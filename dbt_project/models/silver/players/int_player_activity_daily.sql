@@ -1,7 +1,7 @@
 -- Grain: one row per (brand_id, player_id, activity_date) on which the player was active or
 -- had a return event. UTC days. From deduplicated, valid events only.
 --
--- Active (marts.md): a bet.placed, or a wallet.credit with reason 'deposit', or a session
+-- Active (docs/metrics.md): a bet.placed, or a wallet.credit with reason 'deposit', or a session
 -- started that day (int_sessions, day of the start) lasting at least
 -- var('active_session_min_seconds'). has_return_event: an event of type
 -- var('retention_return_event_type') that day (bet.placed by default, so then every return

@@ -1,5 +1,5 @@
 -- Grain: one row per award (event_id): the deduplicated, valid points.awarded events, first
--- landed copy (points.md). A task is (game_id, task_id); everything is per brand.
+-- landed copy (docs/points.md). A task is (game_id, task_id); everything is per brand.
 --
 -- Incremental by batch (append): the batches above the highest one already here, up to the
 -- run's horizon; nothing is dropped for being late.
@@ -7,7 +7,7 @@
 -- The index (brand_id, game_id, task_id, player_id, awarded_at, event_id) serves the
 -- original service's query-time windows ("awards of this player on this task in the last N
 -- seconds", "the ordered award timestamps") and the gold marts' per-key timelines, in the
--- order points.md defines (time, then event_id for ties).
+-- order docs/points.md defines (time, then event_id for ties).
 {{
     config(
         unique_key='event_id',
