@@ -6,6 +6,7 @@ take their connection from `database_url()`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
@@ -93,6 +94,7 @@ def redact(url: str) -> str:
 # run, serializes `dwh run`, `dwh backfill` and runs launched by the Dagster daemon alike, and
 # is released by the server when the holder dies, however it dies.
 RUN_LOCK_KEY = 0x64776872756E  # "dwhrun"
+_LOCK_POLL_SECONDS = 0.5
 _held: dict[str, psycopg.Connection] = {}  # url -> the lock's connection, in this process
 
 
@@ -134,19 +136,26 @@ def acquire_run_lock(
         return False
     conn = connect(url, application_name=holder[:63])
     try:
-        got = conn.execute("select pg_try_advisory_lock(%s)", [RUN_LOCK_KEY]).fetchone()
-        if not (got and got[0]):
+        if not _try_lock(conn):
             who = run_lock_holder(conn) or "another run"
             if not wait:
                 raise WarehouseBusy(f"another run holds the warehouse: {who}")
             if on_wait is not None:
                 on_wait(f"another run holds the warehouse: {who}; waiting for it to finish")
-            conn.execute("select pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+            # Polled rather than a blocking pg_advisory_lock: a waiting run then stops at
+            # once on Ctrl-C or SIGTERM, with no query to cancel on the server first.
+            while not _try_lock(conn):
+                time.sleep(_LOCK_POLL_SECONDS)
     except BaseException:
         conn.close()
         raise
     _held[url] = conn
     return True
+
+
+def _try_lock(conn: psycopg.Connection) -> bool:
+    row = conn.execute("select pg_try_advisory_lock(%s)", [RUN_LOCK_KEY]).fetchone()
+    return bool(row and row[0])
 
 
 def release_run_lock(url: str) -> None:
