@@ -1,16 +1,18 @@
 """Revenue and payments marts: gold_candidate.fct_bets_rollup, fct_revenue_daily,
-fct_deposit_funnel_daily and fct_latency_daily, over silver int_bets and int_payments.
+fct_deposit_funnel_daily and fct_latency_daily, over silver int_bets and int_payments, and the
+bet money facts that fct_ltv shares with them.
 
 One hand-made data set lands in three batches; the module's database is built incrementally
 after each batch (duplicates in the same and in a later batch, an invalid payload, an unknown
-type, late events within the lookback, a re-sent bet.settled and a second payment.intent that
-move a bet and a payment to an earlier day and leave D3 empty). Every row of every mart is
-compared with values computed by hand below; a second database lands the same files and builds
-once, and must hold identical tables.
+type, late events within the lookback, resettlements in a later batch: one later, which
+supersedes the first settlement and moves its bet from D3 to D4, one earlier, which is
+superseded at once; and a second payment.intent that moves a payment to an earlier day, so D3
+is left empty). Every row of every mart is compared with values computed by hand below; a
+second database lands the same files and builds once, and must hold identical tables.
 
-Days: D1 = 2026-03-01, D2 = 2026-03-02, D3 = 2026-03-03, and 2028-01-02 (after the last FX
-date of the seed, 2027-12-31). FX rates of the seed reference.fx_rates_daily used below (EUR
-per unit; 2 minor units): BRL 2026-03-01 0.179224, USD 2027-12-31 0.924897, EUR 1.
+Days: D1 = 2026-03-01, D2 = 2026-03-02, D3 = 2026-03-03, D4 = 2026-03-04, and 2028-01-02
+(after the last FX date of the seed, 2027-12-31). FX rates of the seed reference.fx_rates_daily
+used below (EUR per unit; 2 minor units): BRL 2026-03-01 0.179224, USD 2027-12-31 0.924897, EUR 1.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pytest
 
 from tests.events import at, build, event, land_events, query, table_snapshot
 
-D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+D1, D2, D3, D4 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
 D2028 = date(2028, 1, 2)
 SELECT = (
     "--select",
@@ -33,6 +35,8 @@ SELECT = (
     "+fct_revenue_daily",
     "+fct_deposit_funnel_daily",
     "+fct_latency_daily",
+    "+fct_ltv",
+    "+dq_superseded_settlements",
 )
 # dbt unit tests do not depend on the data: they run in the first build only
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
@@ -41,8 +45,9 @@ GOLD = (
     "gold_candidate.fct_revenue_daily",
     "gold_candidate.fct_deposit_funnel_daily",
     "gold_candidate.fct_latency_daily",
+    "gold_candidate.fct_ltv",
 )
-SILVER = ("silver.int_bets", "silver.int_payments")
+SILVER = ("silver.int_bets", "silver.int_payments", "silver.int_player_revenue_daily")
 
 
 def ev(
@@ -151,6 +156,9 @@ S1 = settled("S1", "b1", "2026-03-01 10:00:30", 1000, 0, ingested="2026-03-01 10
 I1 = payment("I1", "intent", "pay1", "2026-03-01 09:00:00", ingested="2026-03-01 09:00:04")
 
 BATCH_1 = [
+    # p1 of brand-1 (every brand-1 event's player) registers and first deposits on D1: both
+    # LTV cohorts of D1 hold p1 alone, so their LTV is p1's NGR
+    ev("R1", "player.registered", "2026-03-01 08:00:00"),
     placed("P1", "b1", "2026-03-01 10:00:00", 1000, ingested="2026-03-01 10:00:02"),
     S1,
     placed("P2", "b2", "2026-03-01 10:01:00", 500),
@@ -247,10 +255,12 @@ BATCH_2 = [
 ]
 
 BATCH_3 = [
-    # re-sent settlements with new event ids, earlier than the first ones: they become the
-    # bets' first bet.settled (b2 moves to the 10:01 minute, b8 from D3 to D2)
-    settled("S2b", "b2", "2026-03-01 10:01:45", 500, 1200),
-    settled("S8b", "b8", "2026-03-02 23:00:00", 700, 700),
+    # resettlements with new event ids, later than the first ones: they supersede them (b2
+    # moves from the 10:02 to the 10:04 minute with win 1200, b8 from D3 to D4 with win 350)
+    settled("S2b", "b2", "2026-03-01 10:04:30", 500, 1200),
+    settled("S8b", "b8", "2026-03-04 08:00:00", 700, 350),
+    # a settlement re-sent under a new id, earlier than b5's S5: superseded by S5 at once
+    settled("S5b", "b5", "2026-03-02 09:00:01", 100, 50),
     # an earlier second intent moves pay6 from D3 to D1
     payment("I6b", "intent", "pay6", "2026-03-01 20:00:00"),
     payment("A6", "authorized", "pay6", "2026-03-01 20:05:00"),
@@ -285,6 +295,7 @@ def d3_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
         relation: query(url, f"select * from {relation} where day = %s", [D3])
         for relation in (
             "gold_candidate.fct_bets_rollup",
+            "gold_candidate.fct_revenue_daily",
             "gold_candidate.fct_deposit_funnel_daily",
             "gold_candidate.fct_latency_daily",
         )
@@ -347,25 +358,21 @@ def test_bets_rollup(built: Built) -> None:
     eur_g1 = ("brand-1", "EU", "pr1", "g1", "EUR")
     eur_g2 = ("brand-1", "EU", "pr1", "g2", "EUR")
     expected = [
-        # brand-1 g1 on D1: b1 10:00:30, b2 10:01:45 (its re-sent, earlier settlement, with
-        # win 1200), b4 10:03:00 (no placed event), b7 13:00:15 (late)
+        # brand-1 g1 on D1: b1 10:00:30, b4 10:03:00 (no placed event), b2 10:04:30 (its
+        # resettlement S2b, win 1200; S2 at 10:02:10 is superseded), b7 13:00:15 (late)
         ("1m", ts("2026-03-01 10:00"), *eur_g1, 1, 1000, 0, 1000, 0.0, D1),
-        ("1m", ts("2026-03-01 10:01"), *eur_g1, 1, 500, 1200, -700, 2.4, D1),
         ("1m", ts("2026-03-01 10:03"), *eur_g1, 1, 300, 300, 0, 1.0, D1),
+        ("1m", ts("2026-03-01 10:04"), *eur_g1, 1, 500, 1200, -700, 2.4, D1),
         ("1m", ts("2026-03-01 13:00"), *eur_g1, 1, 400, 0, 400, 0.0, D1),
         ("5m", ts("2026-03-01 10:00"), *eur_g1, 3, 1800, 1500, 300, round(1500 / 1800, 9), D1),
         ("5m", ts("2026-03-01 13:00"), *eur_g1, 1, 400, 0, 400, 0.0, D1),
         ("1h", ts("2026-03-01 10:00"), *eur_g1, 3, 1800, 1500, 300, round(1500 / 1800, 9), D1),
         ("1h", ts("2026-03-01 13:00"), *eur_g1, 1, 400, 0, 400, 0.0, D1),
         ("1d", ts("2026-03-01 00:00"), *eur_g1, 4, 2200, 1500, 700, round(1500 / 2200, 9), D1),
-        # brand-1 g1 on D2: b5 09:00:05 and b8 23:00:00 (moved from D3)
-        ("1m", ts("2026-03-02 09:00"), *eur_g1, 1, 100, 0, 100, 0.0, D2),
-        ("1m", ts("2026-03-02 23:00"), *eur_g1, 1, 700, 700, 0, 1.0, D2),
-        ("5m", ts("2026-03-02 09:00"), *eur_g1, 1, 100, 0, 100, 0.0, D2),
-        ("5m", ts("2026-03-02 23:00"), *eur_g1, 1, 700, 700, 0, 1.0, D2),
-        ("1h", ts("2026-03-02 09:00"), *eur_g1, 1, 100, 0, 100, 0.0, D2),
-        ("1h", ts("2026-03-02 23:00"), *eur_g1, 1, 700, 700, 0, 1.0, D2),
-        ("1d", ts("2026-03-02 00:00"), *eur_g1, 2, 800, 700, 100, 0.875, D2),
+        # brand-1 g1 on D2: b5 09:00:05 (S5, not the earlier re-sent S5b with win 50)
+        *all_granularities("2026-03-02 09:00:00", D2, eur_g1, (1, 100, 0)),
+        # on D4: b8 08:00:00, its resettlement S8b (moved from D3), win 350
+        *all_granularities("2026-03-04 08:00:00", D4, eur_g1, (1, 700, 350)),
         # b3: placed on D1, settled 00:00:20 on D2
         *all_granularities("2026-03-02 00:00:00", D2, eur_g2, (1, 200, 100)),
         *all_granularities(
@@ -405,33 +412,32 @@ def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
 
 
 def test_revenue_daily(built: Built) -> None:
-    # Every valid bet.settled event counts here (int_revenue_events), the re-sent S2b and S8b
-    # included, unlike in the rollup, which counts each bet once (see the report).
+    # Each bet once, with its last settlement, as in the rollup: S2, S5b and S8 count nowhere.
     assert rows(built.url, "gold_candidate.fct_revenue_daily", "*", "day, brand_id") == [
-        # stake 1000 + 500 + 500 + 300 + 400, win 0 + 1500 + 1200 + 300 + 0; bonus 50,
-        # jackpot 20, fees 30 (pay1) + 10 (pay2) + 0 (pay3); NGR = -300 - 50 - 20 - 40
+        # stake b1 1000 + b2 500 + b4 300 + b7 400, win 0 + 1200 + 300 + 0; bonus 50,
+        # jackpot 20, fees 30 (pay1) + 10 (pay2) + 0 (pay3); NGR = 700 - 50 - 20 - 40
         (
             D1,
             "brand-1",
             "EU",
             "EUR",
-            2700,
-            3000,
-            -300,
+            2200,
+            1500,
+            700,
             50,
             20,
             40,
-            -410,
-            round(3000 / 2700, 9),
-            -300,
-            -410,
+            590,
+            round(1500 / 2200, 9),
+            700,
+            590,
         ),
         # 8000 BRL x 0.179224 = 1433.792 -> 1434
         (D1, "brand-2", "LATAM", "BRL", 10000, 2000, 8000, 0, 0, 0, 8000, 0.2, 1434, 1434),
-        # S3 (200/100), S5 (100/0), S8b (700/700); pay5's capture has no fee
-        (D2, "brand-1", "EU", "EUR", 1000, 800, 200, 0, 0, 0, 200, 0.8, 200, 200),
-        # S8, b8's first settlement event, still counts on D3 here
-        (D3, "brand-1", "EU", "EUR", 700, 700, 0, 0, 0, 0, 0, 1.0, 0, 0),
+        # S3 (200/100), S5 (100/0); pay5's capture has no fee
+        (D2, "brand-1", "EU", "EUR", 300, 100, 200, 0, 0, 0, 200, round(1 / 3, 9), 200, 200),
+        # D3 has no row: S8 is superseded by S8b (700/350) on D4
+        (D4, "brand-1", "EU", "EUR", 700, 350, 350, 0, 0, 0, 350, 0.5, 350, 350),
         # 1234 USD x 0.924897 (2027-12-31, the latest rate on or before) = 1141.322898 -> 1141
         (D2028, "brand-3", "NA", "USD", 1234, 0, 1234, 0, 0, 0, 1234, 0.0, 1141, 1141),
     ]
@@ -449,13 +455,16 @@ def test_deposit_funnel_daily(built: Built) -> None:
 
 def test_latency_daily(built: Built) -> None:
     assert rows(built.url, "gold_candidate.fct_latency_daily", "*", "day, brand_id") == [
-        # settle lags b7 15, b1 30, b2 45 (S2b 10:01:45 - 10:01:00): p50 30,
-        # p95 = 30 + 0.9 x 15 = 43.5; ingest lags S1 1, P1 2, S7 3, I1 4 (X1 invalid and U1
+        # settle lags b7 15, b1 30, b2 210 (S2b 10:04:30 - P2 10:01:00): p50 30,
+        # p95 = 30 + 0.9 x 180 = 192; ingest lags S1 1, P1 2, S7 3, I1 4 (X1 invalid and U1
         # unknown left out): p95 = 3 + 0.85 x 1 = 3.85
-        (D1, "brand-1", 30.0, 43.5, 3.85, 3, 4),
+        (D1, "brand-1", 30.0, 192.0, 3.85, 3, 4),
         (D1, "brand-2", 10.0, 10.0, 10.0, 1, 1),
-        # b5 5, b3 40 (across midnight), b8 60 (S8b 23:00 - P8 22:59): p95 = 40 + 0.9 x 20
-        (D2, "brand-1", 40.0, 58.0, 6.0, 3, 1),
+        # b5 5 (S5; S5b is superseded), b3 40 (across midnight): p50 22.5,
+        # p95 = 5 + 0.95 x 35 = 38.25
+        (D2, "brand-1", 22.5, 38.25, 6.0, 2, 1),
+        # b8: S8b 03-04 08:00 - P8 03-02 22:59 = 33 h 1 min = 118860 s
+        (D4, "brand-1", 118860.0, 118860.0, None, 1, 0),
     ]
 
 
@@ -473,6 +482,9 @@ def test_moved_bet_and_payment_leave_no_stale_day(built: Built) -> None:
             ("1d", "2026-03-03 00:00"),
         )
     ]
+    assert before["gold_candidate.fct_revenue_daily"] == [
+        (D3, "brand-1", "EU", "EUR", 700, 700, 0, 0, 0, 0, 0, 1.0, 0, 0)
+    ]
     assert before["gold_candidate.fct_deposit_funnel_daily"] == [
         (D3, "brand-1", "EU", "card", 1, 0, 0, 0, 0.0, 0.0, 0.0)
     ]
@@ -482,17 +494,73 @@ def test_moved_bet_and_payment_leave_no_stale_day(built: Built) -> None:
     assert d3_rows(built.url) == {relation: [] for relation in before}
 
 
+def test_superseded_settlements_are_listed_in_audit(built: Built) -> None:
+    assert query(
+        built.url,
+        "select event_id, bet_id, occurred_at, stake_minor, win_minor, superseded_by_event_id "
+        "from audit.dq_superseded_settlements order by event_id",
+    ) == [
+        ("S2", "b2", ts("2026-03-01 10:02:10"), 500, 1500, "S2b"),
+        ("S5b", "b5", ts("2026-03-02 09:00:01"), 100, 50, "S5"),
+        ("S8", "b8", ts("2026-03-03 12:00:00"), 700, 700, "S8b"),
+    ]
+
+
+def test_ltv_counts_each_bet_once_like_revenue(built: Built) -> None:
+    # p1 is both D1 cohorts of brand-1 alone; its NGR per day (EUR) is fct_revenue_daily's:
+    # D1 590, D2 200, D3 0, D4 350, nothing later (brand-3's 2028 bet is another brand's)
+    cumulative = {0: 590, 1: 790, 2: 790, 3: 1140, 4: 1140, 90: 1140}
+    for cohort_type in ("first_deposit", "registration"):
+        found = dict(
+            query(
+                built.url,
+                "select day_offset, cumulative_ngr_eur_minor from gold_candidate.fct_ltv "
+                "where cohort_type = %s and cohort_date = %s and brand_id = 'brand-1' "
+                "and day_offset in (0, 1, 2, 3, 4, 90)",
+                [cohort_type, D1],
+            )
+        )
+        assert found == cumulative, cohort_type
+    # and the three marts agree day by day on what they share
+    agreement = query(
+        built.url,
+        """
+        select revenue.day, revenue.ggr_minor, rollup.ggr_minor, revenue.ngr_minor,
+               ltv.ngr_minor
+        from gold_candidate.fct_revenue_daily as revenue
+        left join (
+            select day, sum(ggr_minor) as ggr_minor from gold_candidate.fct_bets_rollup
+            where granularity = '1d' and brand_id = 'brand-1' group by day
+        ) as rollup on rollup.day = revenue.day
+        left join (
+            select cohort_date + day_offset as day,
+                   cumulative_ngr_eur_minor - coalesce(lag(cumulative_ngr_eur_minor) over (
+                       order by day_offset), 0) as ngr_minor
+            from gold_candidate.fct_ltv
+            where cohort_type = 'registration' and cohort_date = %s and brand_id = 'brand-1'
+        ) as ltv on ltv.day = revenue.day
+        where revenue.brand_id = 'brand-1' order by revenue.day""",
+        [D1],
+    )
+    assert agreement == [
+        (D1, 700, 700, 590, 590),
+        (D2, 200, 200, 200, 200),
+        (D4, 350, 350, 350, 350),
+    ]
+
+
 def test_silver_bets_and_payments(built: Built) -> None:
     assert query(
         built.url,
         """
-        select bet_id, placed_event_id, settled_event_id, settled_date, latest_settlement_date,
+        select bet_id, placed_event_id, settled_event_id, settled_date, first_settlement_date,
                settle_lag_seconds, stake_minor, win_minor, placed_events, settled_events
-        from silver.int_bets where bet_id in ('b2', 'b4', 'b8') order by bet_id""",
+        from silver.int_bets where bet_id in ('b2', 'b4', 'b5', 'b8') order by bet_id""",
     ) == [
-        ("b2", "P2", "S2b", D1, D1, Decimal(45), 500, 1200, 1, 2),
+        ("b2", "P2", "S2b", D1, D1, Decimal(210), 500, 1200, 1, 2),
         ("b4", None, "S4", D1, D1, None, 300, 300, 0, 1),
-        ("b8", "P8", "S8b", D2, D3, Decimal(60), 700, 700, 1, 2),
+        ("b5", "P5", "S5", D2, D2, Decimal(5), 100, 0, 1, 2),
+        ("b8", "P8", "S8b", D4, D3, Decimal(118860), 700, 350, 1, 2),
     ]
     assert query(built.url, "select count(*) from silver.int_bets") == [(9,)]
     assert query(

@@ -1,7 +1,8 @@
 {#-
     Days an incremental mart recomputes when silver entities can move between days (a bet
-    or payment whose first event arrives late with an earlier time): every changed row above
-    the batch watermark may have been counted on any day of [first_day, last_day].
+    resettled later, a payment whose first event arrives late with an earlier time): every
+    changed row above the batch watermark may have been counted on any day of
+    [first_day, last_day].
 
     changed_days: those days, for the model's touched-days CTE.
     delete_changed_days: a pre-hook that deletes them (and the forced days) first, so a day
@@ -14,11 +15,11 @@
     where batch_id > {{ batch_watermark() }}
 {%- endmacro %}
 
-{% macro delete_changed_days(relation, first_day, last_day) -%}
+{% macro delete_changed_days(relation, first_day, last_day, day_column='day') -%}
     {%- if is_incremental() %}
-    delete from {{ this }} where day in (
+    delete from {{ this }} where {{ day_column }} in (
         {{ changed_days(relation, first_day, last_day) }}
-        union select forced_day from ({{ forced_days() }}) as forced
+        union select forced_day from ({{ forced_days(day_column) }}) as forced
     )
     {%- endif %}
 {%- endmacro %}

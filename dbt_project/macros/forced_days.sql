@@ -3,9 +3,9 @@
     events: a backfill range (vars backfill_from, backfill_to: `dwh backfill`, the Dagster
     `backfill` job) and the last `recompute_recent_days` days of the mart (the daily
     schedule). A query with one date column; no rows when none of the vars is set. Called
-    only on incremental runs; every event-time mart has a `day` column.
+    only on incremental runs; `day_column` is the model's date column.
 -#}
-{% macro forced_days() -%}
+{% macro forced_days(day_column='day') -%}
     {%- set from_day = var('backfill_from', none) -%}
     {%- set to_day = var('backfill_to', none) -%}
     {%- set recent = var('recompute_recent_days', 0) | int -%}
@@ -24,7 +24,7 @@
     union all
     select generate_series(newest.last_day - {{ recent - 1 }}, newest.last_day,
                            interval '1 day')::date
-    from (select max(day) as last_day from {{ this }}) as newest
+    from (select max({{ day_column }}) as last_day from {{ this }}) as newest
     where newest.last_day is not null
     {%- endif %}
 {%- endmacro %}

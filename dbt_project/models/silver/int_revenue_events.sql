@@ -1,6 +1,7 @@
--- Grain: one row per deduplicated, valid event that carries a revenue fact (event_id):
--- bet.settled (stake, win), bonus.consumed (bonus cost), jackpot.contribution (jackpot)
--- and payment.captured (processing fee). The money facts of NGR, in one place.
+-- Grain: one row per deduplicated, valid event that carries a revenue fact other than a bet
+-- (event_id): bonus.consumed (bonus cost), jackpot.contribution (jackpot) and
+-- payment.captured (processing fee). With int_bets (stake and win, one settlement per bet),
+-- the money facts of NGR; every revenue mart reads these two models.
 {{
     config(
         unique_key='event_id',
@@ -16,13 +17,12 @@
 
 with
 
--- one scan of int_events for the four event types (fields each type lacks are NULL)
+-- one scan of int_events for the three event types (fields each type lacks are NULL)
 revenue_events as (
 
     {{ valid_first_copies(
-        ['bet.settled', 'bonus.consumed', 'jackpot.contribution', 'payment.captured'],
-        ['game_id', 'provider_id', 'stake_minor', 'win_minor', 'amount_minor', 'fee_minor',
-         'currency']) }}
+        ['bonus.consumed', 'jackpot.contribution', 'payment.captured'],
+        ['game_id', 'amount_minor', 'fee_minor', 'currency']) }}
 
 ),
 
@@ -38,9 +38,6 @@ final as (
         player_id,
         currency,
         game_id,
-        provider_id,
-        coalesce(stake_minor, 0) as stake_minor,
-        coalesce(win_minor, 0) as win_minor,
         case when event_type = 'bonus.consumed' then amount_minor else 0 end
             as bonus_cost_minor,
         case when event_type = 'jackpot.contribution' then amount_minor else 0 end

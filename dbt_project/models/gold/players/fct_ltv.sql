@@ -3,8 +3,8 @@
 -- included. Cohorts as in fct_retention (int_players).
 --
 -- cumulative_ngr_eur_minor: NGR of the cohort's own players from cohort_date through
--- cohort_date + day_offset. NGR per player-day and currency as in fct_revenue_daily (stake -
--- win - bonus cost - jackpot - fees, fees of the paying player), converted to EUR at the rate
+-- cohort_date + day_offset. NGR per player-day and currency as in fct_revenue_daily (macro
+-- ngr: each bet once, at its last settlement; fees of the paying player), converted at the rate
 -- of the revenue day, summed unrounded and rounded once at the end. ltv_eur_minor = the
 -- unrounded cumulative NGR / cohort_size, rounded once at the end.
 --
@@ -64,8 +64,8 @@ member_revenue as (
         cohort_members.brand_id,
         revenue.revenue_date - cohort_members.cohort_date as day_offset,
         sum({{ to_eur_minor_unrounded(
-            'revenue.stake_minor - revenue.win_minor - revenue.bonus_cost_minor'
-            ~ ' - revenue.jackpot_minor - revenue.fees_minor',
+            ngr('revenue.stake_minor', 'revenue.win_minor', 'revenue.bonus_cost_minor',
+                'revenue.jackpot_minor', 'revenue.fees_minor'),
             'fx.eur_minor_per_minor') }}) as ngr_eur_minor_unrounded
     from cohort_members
     inner join revenue

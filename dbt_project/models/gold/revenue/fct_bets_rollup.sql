@@ -1,13 +1,13 @@
 -- Grain: one row per (granularity, bucket_start, brand_id, region, provider_id, game_id,
--- currency): settled bets (int_bets, each bet once, at its first bet.settled) in UTC time
+-- currency): settled bets (int_bets, each bet once, at its last bet.settled) in UTC time
 -- buckets of 1 minute, 5 minutes, 1 hour and 1 day holding the settlement's occurred_at.
 -- The 5m, 1h and 1d rows are rolled up from the 1m rows, so their sums agree by construction.
 --
 -- Incremental: `day` (the UTC day holding the bucket) is the unique key. A run recomputes,
 -- from silver, every day a bet changed since the last run can have been counted on
--- ([settled_date, latest_settlement_date] of int_bets rows above the watermark); the pre-hook
--- first deletes those days, so a day left without bets (its only bet's settlement moved to an
--- earlier day) does not keep stale rows.
+-- ([first_settlement_date, settled_date] of int_bets rows above the watermark); the pre-hook
+-- first deletes those days, so a day left without bets (its only bet was resettled on a later
+-- day) does not keep stale rows.
 {{
     config(
         materialized='incremental',
@@ -15,7 +15,7 @@
         unique_key='day',
         on_schema_change='fail',
         indexes=[{'columns': ['day']}],
-        pre_hook="{{ delete_changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}",
+        pre_hook="{{ delete_changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
@@ -32,7 +32,7 @@ bets as (
 touched_days as (
 
     -- reads int_bets itself: a CTE referenced twice would be materialized in full
-    {{ changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}
+    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
 
     union
 
@@ -120,8 +120,8 @@ final as (
         bets_settled::bigint as bets_settled,
         stake_minor::bigint as stake_minor,
         win_minor::bigint as win_minor,
-        (stake_minor - win_minor)::bigint as ggr_minor,
-        win_minor::numeric / nullif(stake_minor, 0) as rtp,
+        ({{ ggr('stake_minor', 'win_minor') }})::bigint as ggr_minor,
+        {{ rtp('win_minor', 'stake_minor') }} as rtp,
         (bucket_start at time zone 'UTC')::date as day
 
     from buckets

@@ -1,6 +1,6 @@
 -- Grain: one row per (day, brand_id) with a settle lag or an ingest lag.
--- Settle lag: seconds from a bet's first bet.placed to its first bet.settled (int_bets), by
--- the UTC day of the settlement; bets without a placed event have none. Ingest lag: seconds
+-- Settle lag: seconds from a bet's first bet.placed to its last bet.settled (int_bets), by
+-- the UTC day of that settlement; bets without a placed event have none. Ingest lag: seconds
 -- from occurred_at to ingested_at of every deduplicated event of a known type with a valid
 -- payload that carries ingested_at, by the UTC day of occurred_at. Percentiles are continuous
 -- (percentile_cont). Lags are kept as they are, negative ones (producer clocks disagree)
@@ -15,7 +15,7 @@
         incremental_strategy='delete+insert',
         unique_key='day',
         on_schema_change='fail',
-        pre_hook="{{ delete_changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}",
+        pre_hook="{{ delete_changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
@@ -53,7 +53,7 @@ new_events as (
 touched_days as (
 
     -- reads int_bets itself: a CTE referenced twice would be materialized in full
-    {{ changed_days(ref('int_bets'), 'settled_date', 'latest_settlement_date') }}
+    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
 
     union
 

@@ -1,18 +1,32 @@
 -- Grain: one row per (day, brand_id, region, currency).
--- NGR = GGR - bonus cost - jackpot contributions - payment fees (docs/metrics.md).
+-- Stake and win: each settled bet once, with the money of its last bet.settled, on that
+-- settlement's day (int_bets). Bonus cost, jackpot contributions and payment fees: every
+-- valid, deduplicated event of the day (int_revenue_events). GGR, NGR and RTP as defined in
+-- macros/metrics.sql (docs/metrics.md).
+--
 -- Incremental: a run recomputes, from silver, every day that received a new or late revenue
--- event since the last run (whatever its lateness); other days are left as they are.
+-- event since the last run, and every day a changed bet can have been counted on
+-- ([first_settlement_date, settled_date] of int_bets rows above the watermark); the pre-hook
+-- first deletes those days, so a day left without facts (its only bet was resettled on a later
+-- day) keeps no stale row. Other days are left as they are.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='day',
         on_schema_change='fail',
+        pre_hook="{{ delete_changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}",
         post_hook="{{ record_batch_watermark() }}",
     )
 }}
 
 with
+
+bets as (
+
+    select * from {{ ref('int_bets') }}
+
+),
 
 revenue_events as (
 
@@ -27,19 +41,17 @@ fx as (
 ),
 
 {% if is_incremental() %}
--- a second import of int_revenue_events, so that neither is referenced twice and PostgreSQL
--- inlines both (a CTE referenced twice is materialized in full, and its indexes are lost)
-new_revenue_events as (
-
-    select * from {{ ref('int_revenue_events') }}
-    where batch_id > {{ batch_watermark() }}
-
-),
-
 touched_days as (
 
+    -- reads its relations itself: a CTE referenced twice would be materialized in full (and
+    -- its indexes lost)
+    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
+
+    union
+
     select distinct event_date
-    from new_revenue_events
+    from {{ ref('int_revenue_events') }}
+    where batch_id > {{ batch_watermark() }}
 
     union
 
@@ -49,11 +61,39 @@ touched_days as (
 ),
 {% endif %}
 
-scoped as (
+facts as (
 
-    select * from revenue_events
+    select
+        settled_date as day,
+        brand_id,
+        region,
+        currency,
+        stake_minor,
+        win_minor,
+        0 as bonus_cost_minor,
+        0 as jackpot_minor,
+        0 as fee_minor
+    from bets
+    where settled_at is not null
+        {% if is_incremental() %}
+        and settled_date in (select day from touched_days)
+        {% endif %}
+
+    union all
+
+    select
+        event_date,
+        brand_id,
+        region,
+        currency,
+        0,
+        0,
+        bonus_cost_minor,
+        jackpot_minor,
+        fee_minor
+    from revenue_events
     {% if is_incremental() %}
-    where event_date in (select event_date from touched_days)
+    where event_date in (select day from touched_days)
     {% endif %}
 
 ),
@@ -61,7 +101,7 @@ scoped as (
 daily as (
 
     select
-        event_date as day,
+        day,
         brand_id,
         region,
         currency,
@@ -71,11 +111,14 @@ daily as (
         sum(jackpot_minor)::bigint as jackpot_minor,
         sum(fee_minor)::bigint as fees_minor
 
-    from scoped
+    from facts
     group by 1, 2, 3, 4
 
 ),
 
+{% set daily_ggr = ggr('daily.stake_minor', 'daily.win_minor') -%}
+{% set daily_ngr = ngr('daily.stake_minor', 'daily.win_minor', 'daily.bonus_cost_minor',
+    'daily.jackpot_minor', 'daily.fees_minor') -%}
 final as (
 
     select
@@ -85,20 +128,15 @@ final as (
         daily.currency,
         daily.stake_minor,
         daily.win_minor,
-        daily.stake_minor - daily.win_minor as ggr_minor,
+        {{ daily_ggr }} as ggr_minor,
         daily.bonus_cost_minor,
         daily.jackpot_minor,
         daily.fees_minor,
-        daily.stake_minor - daily.win_minor
-        - daily.bonus_cost_minor - daily.jackpot_minor - daily.fees_minor
-            as ngr_minor,
-        daily.win_minor::numeric / nullif(daily.stake_minor, 0) as rtp,
-        {{ round_eur_minor(to_eur_minor_unrounded(
-            'daily.stake_minor - daily.win_minor', 'fx.eur_minor_per_minor')) }}
+        {{ daily_ngr }} as ngr_minor,
+        {{ rtp('daily.win_minor', 'daily.stake_minor') }} as rtp,
+        {{ round_eur_minor(to_eur_minor_unrounded(daily_ggr, 'fx.eur_minor_per_minor')) }}
             as ggr_eur_minor,
-        {{ round_eur_minor(to_eur_minor_unrounded(
-            'daily.stake_minor - daily.win_minor - daily.bonus_cost_minor'
-            ~ ' - daily.jackpot_minor - daily.fees_minor', 'fx.eur_minor_per_minor')) }}
+        {{ round_eur_minor(to_eur_minor_unrounded(daily_ngr, 'fx.eur_minor_per_minor')) }}
             as ngr_eur_minor
 
     from daily

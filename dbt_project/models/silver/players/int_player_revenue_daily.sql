@@ -1,83 +1,96 @@
 -- Grain: one row per (brand_id, player_id, revenue_date, currency): a player's revenue facts
--- of one UTC day in one currency, from int_revenue_events (deduplicated, valid bet.settled,
--- bonus.consumed, jackpot.contribution and payment.captured). Each fact belongs to the player
--- of its event, so payment fees are attributed to the paying player. Money in minor units of
--- `currency`, not converted: fct_ltv converts at the day's rate when it reads this model.
+-- of one UTC day in one currency. Stake and win: each settled bet once, with the money of its
+-- last bet.settled, on that settlement's day (int_bets, as fct_revenue_daily); bonus cost,
+-- jackpot contributions and payment fees from int_revenue_events. Each fact belongs to the
+-- player of its event, so payment fees are attributed to the paying player. Money in minor
+-- units of `currency`, not converted: fct_ltv converts at the day's rate when it reads this.
 --
--- Incremental (delete+insert on the player-day-currency): the revenue events of batches above
--- the highest one already here (up to the run's horizon) are added to their rows. batch_id =
--- the highest batch among the row's events, so max(batch_id) is the last batch taken in and no
--- event is summed twice.
+-- Incremental, by day as fct_revenue_daily: a run recomputes every day with a new revenue
+-- event and every day a changed bet can have been counted on; the pre-hook deletes those days
+-- first, so a player-day left without facts (a bet resettled on a later day) keeps no row.
+-- batch_id = the highest batch among the row's facts.
 {{
     config(
-        unique_key=['brand_id', 'player_id', 'revenue_date', 'currency'],
+        unique_key='revenue_date',
         incremental_strategy='delete+insert',
         indexes=[
             {'columns': ['brand_id', 'player_id', 'revenue_date', 'currency'], 'unique': true},
-            {'columns': ['batch_id']},
+            {'columns': ['revenue_date']},
         ],
+        pre_hook="{{ delete_changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date',
+            day_column='revenue_date') }}",
+        post_hook="{{ record_batch_watermark() }}",
     )
 }}
 
 with
 
-revenue_events as (
+bets as (
 
-    select * from {{ ref('int_revenue_events') }}
-    where batch_id <= {{ batch_horizon() }}
-        {% if is_incremental() %}
-        and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
-        {% endif %}
+    select * from {{ ref('int_bets') }}
 
 ),
 
-new_days as (
+revenue_events as (
+
+    select * from {{ ref('int_revenue_events') }}
+
+),
+
+{% if is_incremental() %}
+touched_days as (
+
+    -- reads its relations itself: a CTE referenced twice would be materialized in full
+    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
+
+    union
+
+    select distinct event_date
+    from {{ ref('int_revenue_events') }}
+    where batch_id > {{ batch_watermark() }}
+
+    union
+
+    select forced_day from ({{ forced_days('revenue_date') }}) as forced
+
+),
+{% endif %}
+
+facts as (
 
     select
         brand_id,
         player_id,
-        event_date as revenue_date,
+        settled_date as revenue_date,
         currency,
-        sum(stake_minor) as stake_minor,
-        sum(win_minor) as win_minor,
-        sum(bonus_cost_minor) as bonus_cost_minor,
-        sum(jackpot_minor) as jackpot_minor,
-        sum(fee_minor) as fees_minor,
-        max(batch_id) as batch_id
-    from revenue_events
-    group by brand_id, player_id, event_date, currency
+        stake_minor,
+        win_minor,
+        0 as bonus_cost_minor,
+        0 as jackpot_minor,
+        0 as fee_minor,
+        batch_id
+    from bets
+    where settled_at is not null
+        {% if is_incremental() %}
+        and settled_date in (select day from touched_days)
+        {% endif %}
 
-),
-
-merged as (
+    union all
 
     select
-        new_days.brand_id,
-        new_days.player_id,
-        new_days.revenue_date,
-        new_days.currency,
-        {% if is_incremental() %}
-        new_days.stake_minor + coalesce(published.stake_minor, 0) as stake_minor,
-        new_days.win_minor + coalesce(published.win_minor, 0) as win_minor,
-        new_days.bonus_cost_minor + coalesce(published.bonus_cost_minor, 0)
-            as bonus_cost_minor,
-        new_days.jackpot_minor + coalesce(published.jackpot_minor, 0) as jackpot_minor,
-        new_days.fees_minor + coalesce(published.fees_minor, 0) as fees_minor,
-        {% else %}
-        new_days.stake_minor,
-        new_days.win_minor,
-        new_days.bonus_cost_minor,
-        new_days.jackpot_minor,
-        new_days.fees_minor,
-        {% endif %}
-        new_days.batch_id
-    from new_days
+        brand_id,
+        player_id,
+        event_date,
+        currency,
+        0,
+        0,
+        bonus_cost_minor,
+        jackpot_minor,
+        fee_minor,
+        batch_id
+    from revenue_events
     {% if is_incremental() %}
-    left join {{ this }} as published
-        on published.brand_id = new_days.brand_id
-        and published.player_id = new_days.player_id
-        and published.revenue_date = new_days.revenue_date
-        and published.currency = new_days.currency
+    where event_date in (select day from touched_days)
     {% endif %}
 
 ),
@@ -89,13 +102,14 @@ final as (
         player_id,
         revenue_date,
         currency,
-        stake_minor::bigint as stake_minor,
-        win_minor::bigint as win_minor,
-        bonus_cost_minor::bigint as bonus_cost_minor,
-        jackpot_minor::bigint as jackpot_minor,
-        fees_minor::bigint as fees_minor,
-        batch_id
-    from merged
+        sum(stake_minor)::bigint as stake_minor,
+        sum(win_minor)::bigint as win_minor,
+        sum(bonus_cost_minor)::bigint as bonus_cost_minor,
+        sum(jackpot_minor)::bigint as jackpot_minor,
+        sum(fee_minor)::bigint as fees_minor,
+        max(batch_id) as batch_id
+    from facts
+    group by brand_id, player_id, revenue_date, currency
 
 )
 
