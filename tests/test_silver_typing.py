@@ -7,17 +7,21 @@
   carry: a bet.placed with win_minor "lots" neither breaks the build nor sets a win.
 - Bronze data tests check each landed batch once, before silver takes it: a broken new batch
   fails the build; a batch silver already took is not scanned again.
+- Bronze is the envelope only: every bronze model is read by a model downstream and documented
+  (no typed views nobody reads), and typing is stated by the contract alone: an event type or
+  a field the contract does not know is a compile error, not a column of NULLs.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.events import build, event, land_events, query
-from warehouse.dbt import DbtError
+from warehouse.dbt import DbtError, prepare_manifest, run_dbt
 
 SILVER = (
     "--select",
@@ -204,3 +208,46 @@ def test_bronze_tests_check_each_batch_once(typed: str, tmp_path: Path) -> None:
     with pytest.raises(DbtError, match="unique_combination_stg_events_batch_id__line_no"):
         build(typed, *SILVER)
     assert query(typed, "select count(*) from silver.int_events where event_id = 'later'") == [(0,)]
+
+
+def test_every_bronze_model_is_read_downstream_and_documented(typed: str) -> None:
+    manifest = json.loads(prepare_manifest(typed).read_text())
+    nodes = manifest["nodes"]
+    bronze = {
+        unique_id: node
+        for unique_id, node in nodes.items()
+        if node["resource_type"] == "model" and node["fqn"][1] == "bronze"
+    }
+    assert bronze, "no bronze model parsed"
+    unread = sorted(
+        node["name"]
+        for unique_id, node in bronze.items()
+        if not any(
+            nodes.get(child, {}).get("resource_type") == "model"
+            for child in manifest["child_map"][unique_id]
+        )
+    )
+    undocumented = sorted(node["name"] for node in bronze.values() if not node["description"])
+    assert (unread, undocumented) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        (
+            "{{ valid_first_copies(['bet.refunded'], ['bet_id']) }}",
+            "event type bet.refunded is not in the payload contract",
+        ),
+        (
+            "{{ valid_first_copies(['bet.placed'], ['bet_ref']) }}",
+            "payload field bet_ref is not in the contract of bet.placed",
+        ),
+        (
+            "{{ json_text('payload', 'stake_minor') }}",
+            "payload field stake_minor is not text in the payload contract",
+        ),
+    ],
+)
+def test_typing_outside_the_contract_does_not_compile(typed: str, sql: str, error: str) -> None:
+    with pytest.raises(DbtError, match=error):
+        run_dbt(["compile", "--quiet", "--inline", sql], typed)

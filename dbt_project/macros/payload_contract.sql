@@ -2,8 +2,9 @@
     The payload contract of docs/input-contract.md, defined once.
 
     `payload_invalid_reason(payload, event_type)` is NULL for a valid payload, else the first
-    broken rule as a sentence naming the field. Bronze typed views carry it as
-    `invalid_reason`; silver keeps only valid events; audit lists the others.
+    broken rule as a sentence naming the field. silver.int_events carries it as
+    `invalid_reason`; silver models read only valid events, typed by the same rules
+    (valid_first_copies in typing.sql); audit lists the others.
 
     Rule kinds:
       id        non-empty string
@@ -64,6 +65,13 @@
         'affinity.admin_adjust': [('device_id', 'id'), ('delta', 'int'),
                                   ('operator_admin_id', 'id'), ('reason', 'text')],
     }) }}
+{% endmacro %}
+
+{#- The SQL type of a valid value of each rule kind: silver types payload fields with it
+    (valid_first_copies and json_text in typing.sql). -#}
+{% macro payload_kind_types() %}
+    {{ return({'id': 'text', 'text': 'text', 'currency': 'text', 'money': 'bigint',
+               'count': 'bigint', 'int': 'bigint', 'number': 'numeric', 'bool': 'boolean'}) }}
 {% endmacro %}
 
 {% macro known_event_types() -%}

@@ -1,61 +1,31 @@
-{#- Safe extraction of typed payload fields: a field that breaks its rule yields NULL instead of
-    a cast error (the row's invalid_reason says why). Patterns match payload_contract.sql. -#}
+{#- Typing of payload fields, from the payload contract (payload_contract.sql) only: the kind
+    of each field, and the SQL type of each kind (payload_kind_types).
 
-{% macro json_bigint(payload, field) -%}
-    case when jsonb_typeof({{ payload }} -> '{{ field }}') = 'number'
-              and ({{ payload }} -> '{{ field }}')::numeric
-                  = trunc(({{ payload }} -> '{{ field }}')::numeric)
-              and abs(({{ payload }} -> '{{ field }}')::numeric) < 1e18
-         then ({{ payload }} -> '{{ field }}')::numeric::bigint end
-{%- endmacro %}
-
-{% macro json_numeric(payload, field) -%}
-    case when jsonb_typeof({{ payload }} -> '{{ field }}') = 'number'
-         then ({{ payload }} -> '{{ field }}')::numeric end
-{%- endmacro %}
-
-{% macro json_text(payload, field) -%}
-    case when jsonb_typeof({{ payload }} -> '{{ field }}') = 'string'
-         then {{ payload }} ->> '{{ field }}' end
-{%- endmacro %}
-
-{% macro json_bool(payload, field) -%}
-    case when jsonb_typeof({{ payload }} -> '{{ field }}') = 'boolean'
-         then ({{ payload }} -> '{{ field }}')::boolean end
-{%- endmacro %}
-
-{#- Envelope columns every typed bronze view starts with. -#}
-{% macro envelope_columns(relation_alias=none) -%}
-    {%- set p = (relation_alias ~ '.') if relation_alias else '' -%}
-    {{ p }}batch_id,
-    {{ p }}line_no,
-    {{ p }}event_id,
-    {{ p }}event_type,
-    {{ p }}occurred_at,
-    ({{ p }}occurred_at at time zone 'UTC')::date as event_date,
-    {{ p }}brand_id,
-    {{ p }}region,
-    {{ p }}player_id
-{%- endmacro %}
+    Bronze has no typed views (docs/decisions.md, "Bronze is the envelope"): silver types what
+    it reads from the valid first copies of int_events. These macros call no macro of this
+    file: sqlfluff's templater cannot return a value from a macro to another of the same file. -#}
 
 {#- The valid first copies of events of `event_types` (the rows of int_events whose payload
     keeps its contract), of the batches the calling model has not seen yet, with the payload
     `fields` typed.
 
-    Silver reads int_events rather than the bronze typed views: those re-read raw.events and
-    would have to be joined back to int_events on (event_id, batch_id, line_no) to keep only
-    first copies, a join PostgreSQL estimates at one row. Each field's type comes from the
-    payload contract (payload_contract.sql), so it is stated once: a field the contract checks
-    for every one of `event_types` is typed in one jsonb_to_record call per event; a field it
-    checks for some of them only is typed for those, NULL for the others (whatever they carry).
-    Integer kinds are read as numeric and cast, since the contract accepts an integral value
-    written as 12.0. -#}
+    It reads int_events, not a typed view over raw.events: such a view would re-read every
+    landed copy and need a join back to int_events on (event_id, batch_id, line_no) to keep
+    only first copies, a join PostgreSQL estimates at one row; int_events is indexed on
+    (event_type, batch_id) for exactly this read. A field the contract checks for every one of
+    `event_types` is typed in one jsonb_to_record call per event; a field it checks for some
+    of them only is typed for those, NULL for the others (whatever they carry). Integer kinds
+    are read as numeric and cast, since the contract accepts an integral value written as 12.0
+    (a bigint read of "12.0" would fail the whole statement). An event type the contract does
+    not list, a field it checks on none of `event_types`, or a field with two kinds is a
+    compile error: a typo must not turn into a column of NULLs. -#}
 {% macro valid_first_copies(event_types, fields) -%}
     {%- set contract = payload_contract() -%}
-    {%- set sql_types = {'id': 'text', 'text': 'text', 'currency': 'text', 'money': 'numeric',
-                         'count': 'numeric', 'int': 'numeric', 'number': 'numeric',
-                         'bool': 'boolean'} -%}
-    {%- set casts = {'money': '::bigint', 'count': '::bigint', 'int': '::bigint'} -%}
+    {%- set kind_types = payload_kind_types() -%}
+    {%- for event_type in event_types if event_type not in contract -%}
+        {{ exceptions.raise_compiler_error("event type " ~ event_type
+            ~ " is not in the payload contract") }}
+    {%- endfor -%}
     {%- set declared = [] -%}
     {%- set selected = [] -%}
     {%- for field in fields -%}
@@ -74,8 +44,9 @@
             {{ exceptions.raise_compiler_error("payload field " ~ field
                 ~ " is not in the contract of " ~ event_types | join(', ')) }}
         {%- endif -%}
-        {%- set sql_type = sql_types[ns.kind] -%}
-        {%- set cast = casts.get(ns.kind, '') -%}
+        {%- set sql_type = kind_types[ns.kind] -%}
+        {%- set cast = '::bigint' if sql_type == 'bigint' else '' -%}
+        {%- set sql_type = 'numeric' if sql_type == 'bigint' else sql_type -%}
         {%- if ns.checked | length == event_types | length -%}
             {%- do declared.append(field ~ ' ' ~ sql_type) -%}
             {%- do selected.append('payload.' ~ field ~ cast ~ ' as ' ~ field) -%}
@@ -110,4 +81,26 @@
         {% if is_incremental() %}
         and events.batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
         {% endif %}
+{%- endmacro %}
+
+{#- The text of one payload field that the contract types as text (kinds id, text, currency),
+    NULL when the value is not a string. For models that read a single such field of valid
+    events next to int_events' own columns (int_sessions: session_id;
+    int_player_activity_daily: a credit's reason) rather than through valid_first_copies. A
+    field that no event type's contract types as text is a compile error. -#}
+{% macro json_text(payload, field) -%}
+    {%- set kind_types = payload_kind_types() -%}
+    {%- set ns = namespace(known=false) -%}
+    {%- for rules in payload_contract().values() -%}
+        {%- for rule_field, kind in rules
+                if rule_field.rstrip('?') == field and kind_types[kind] == 'text' -%}
+            {%- set ns.known = true -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if not ns.known -%}
+        {{ exceptions.raise_compiler_error("payload field " ~ field
+            ~ " is not text in the payload contract") }}
+    {%- endif -%}
+    case when jsonb_typeof({{ payload }} -> '{{ field }}') = 'string'
+         then {{ payload }} ->> '{{ field }}' end
 {%- endmacro %}
