@@ -7,16 +7,19 @@ import dagster as dg
 
 from ingestion.landing import unseen_files
 from orchestration.resources import WarehouseResource
-from warehouse.runner import SERIAL_TAG
 from warehouse.settings import load_settings
+
+# Runs launched by the schedules and the sensor carry this tag; the instance's run queue (its
+# config is written by dwh/runner.py) starts one at a time, so a schedule and the sensor
+# firing together queue up instead of colliding. The run lock (warehouse/database.py)
+# serializes whatever the queue does not see, such as `dwh run`.
+SERIAL_TAG = "dwh/warehouse"
 
 # Transient database errors (a restart, a dropped connection) are retried by the run; a bad
 # file or a failed check is not transient and fails the run once (see the assets).
-# SERIAL_TAG: the instance's run queue (runner.py writes its config) starts one of these runs
-# at a time, so a schedule and the sensor firing together queue up instead of colliding. Only
-# daemon-launched runs carry it: a `dwh run` killed mid-run would otherwise stay "started" in
-# the instance and hold the queue's only slot forever. Every run, however launched, also
-# takes the warehouse's run lock (orchestration/resources.py).
+# SERIAL_TAG: only daemon-launched runs carry it: a `dwh run` killed mid-run would otherwise
+# stay "started" in the instance and hold the queue's only slot forever. Every run, however
+# launched, also takes the warehouse's run lock (orchestration/resources.py).
 RUN_RETRY_TAGS = {
     "dagster/max_retries": "2",
     "dagster/retry_strategy": "FROM_FAILURE",

@@ -6,16 +6,17 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets.landing import land_event_files
-from orchestration.assets.publication import (
-    gold_freshness,
-    publish_gold,
-    validate_gold_candidates,
-)
+from orchestration.assets.publication import build_publication
 from orchestration.assets.transform import warehouse_dbt_assets
 from orchestration.automation import build_automation
+from orchestration.marts import gold_marts
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
 from warehouse.dbt import dbt_executable
+
+# The manifest is read here, when the code location loads (like @dbt_assets): the gold marts
+# it declares are what the candidates' checks and the publication cover.
+publication = build_publication(gold_marts())
 
 # Land new files, build every dbt model, seed and test, validate the candidate marts, publish.
 warehouse_job = dg.define_asset_job(
@@ -54,8 +55,8 @@ backfill_job = dg.define_asset_job(
 sensors, schedules = build_automation(warehouse_job)
 
 defs = dg.Definitions(
-    assets=[land_event_files, warehouse_dbt_assets, publish_gold],
-    asset_checks=[validate_gold_candidates, gold_freshness],
+    assets=[land_event_files, warehouse_dbt_assets, publication.publish_gold],
+    asset_checks=[publication.validate_gold_candidates, publication.gold_freshness],
     jobs=[warehouse_job, backfill_job],
     sensors=sensors,
     schedules=schedules,

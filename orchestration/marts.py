@@ -7,8 +7,10 @@ from functools import cache
 from pathlib import Path
 
 from orchestration.project import dbt_project
+from warehouse import schemas
 
-CANDIDATE_SCHEMA = "gold_candidate"
+CANDIDATE_SCHEMA = schemas.CANDIDATE
+GOLD_MODELS = "gold"  # the folder of the gold models, dbt_project/models/gold/
 
 
 @cache
@@ -18,6 +20,6 @@ def gold_marts(manifest_path: Path | None = None) -> tuple[str, ...]:
         sorted(
             node["name"]
             for node in manifest["nodes"].values()
-            if node["resource_type"] == "model" and node["fqn"][1:2] == ["gold"]
+            if node["resource_type"] == "model" and node["fqn"][1:2] == [GOLD_MODELS]
         )
     )

@@ -1,6 +1,4 @@
-"""Resources, configured from environment variables."""
-
-import os
+"""Resources: the warehouse database, as the settings (or the run's config) name it."""
 
 import dagster as dg
 import psycopg
@@ -10,17 +8,19 @@ from warehouse.database import (
     acquire_run_lock,
     connect,
     database_url,
-    dbt_env,
     release_run_lock,
 )
 from warehouse.settings import load_settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse database: DWH_DATABASE_URL, or the embedded server under DWH_HOME.
+    """The warehouse database: DWH_DATABASE_URL, or the server the entry point registered
+    (warehouse.database.use_server: `dwh` registers the embedded one; `dwh dagster` hands its
+    URL to Dagster's processes as DWH_DATABASE_URL).
 
-    The environment is read when the resource is used, not when the definitions load, so a
-    long-lived code server follows the environment of each run. `database_url` overrides it.
+    The settings are read when the resource is used, not when the definitions load, so a
+    long-lived code server follows the environment of each run. `database_url` (in the run's
+    config: `dwh run` passes the URL it holds the lock on) overrides them.
 
     A run holds the warehouse's run lock from its first step to its end (warehouse/database.py),
     whoever launched it: `dwh run` (which takes it earlier, and is not asked twice), the
@@ -37,11 +37,6 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def connect(self) -> psycopg.Connection:
         return connect(self.url())
-
-    def export_dbt_env(self) -> None:
-        # dbt's profile reads the connection from the environment of its subprocess, which
-        # dagster-dbt copies from this process.
-        os.environ.update(dbt_env(self.url()))
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.run

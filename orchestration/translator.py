@@ -8,6 +8,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from warehouse import schemas
+
 
 class WarehouseTranslator(DagsterDbtTranslator):
     def __init__(self) -> None:
@@ -25,5 +27,5 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
-            return "raw"
+            return schemas.RAW
         return dbt_resource_props["config"]["schema"]

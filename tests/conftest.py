@@ -14,8 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from devtools.embedded import EmbeddedPostgres
 from warehouse.dbt import run_dbt
-from warehouse.embedded import EmbeddedPostgres
 
 
 def _with_database(url: str, dbname: str) -> str:

@@ -174,7 +174,7 @@ def test_cli_creates_a_brand_reader_that_can_log_in(published: str) -> None:
 
     name = f"cli_{uuid.uuid4().hex[:8]}"
     proc = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "grant-brand-reader", name, "brand-2"],
+        [sys.executable, "-m", "dwh.cli", "grant-brand-reader", name, "brand-2"],
         text=True,
         capture_output=True,
         env=dict(os.environ),

@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dwh.runner import run_backfill, run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
 from tests.events import query, table_snapshot
 from warehouse.dbt import prepare_manifest
-from warehouse.runner import run_backfill, run_warehouse_job
 
 
 @pytest.fixture

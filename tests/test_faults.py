@@ -1,6 +1,6 @@
 """Faults around runs of the job: skipped checks, concurrent runs, killed and broken runs.
 
-Where the fault is about processes, the tests start the real CLI (`python -m warehouse.cli`) as
+Where the fault is about processes, the tests start the real CLI (`python -m dwh.cli`) as
 subprocesses on a test database. One small data set is generated once for the module; one
 database (`reference`) runs the job on it twice, and its gold is what every other run of the
 same data must equal. The expensive cases are marked slow (`pytest -m slow`).
@@ -26,13 +26,13 @@ from typing import Any
 import psycopg
 import pytest
 
+from devtools.embedded import EmbeddedPostgres
+from dwh.runner import RunReport, run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
 from tests.conftest import DatabaseFactory
 from tests.events import event, query, write_events
 from tests.test_warehouse_job import MARTS
 from warehouse.database import acquire_run_lock, release_run_lock
-from warehouse.embedded import EmbeddedPostgres
-from warehouse.runner import RunReport, run_warehouse_job
 from warehouse.settings import PROJECT_ROOT
 
 # The dbt tests of gold marts that also read an affinity seed (dbt_project/models/gold/affinity
@@ -233,7 +233,7 @@ def _as_from_a_terminal() -> None:
 def start_dwh(*args: str, env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
     # stdout and stderr to files (a pipe nobody reads would block the run)
     return subprocess.Popen(
-        [sys.executable, "-m", "warehouse.cli", *args],
+        [sys.executable, "-m", "dwh.cli", *args],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=(out.with_suffix(".out")).open("wb"),
@@ -314,7 +314,7 @@ def test_a_run_waits_for_the_warehouse_or_with_no_wait_exits_at_once(
     try:
         started = time.monotonic()
         no_wait = subprocess.run(
-            [sys.executable, "-m", "warehouse.cli", "run", "--no-wait"],
+            [sys.executable, "-m", "dwh.cli", "run", "--no-wait"],
             cwd=PROJECT_ROOT,
             env=env,
             capture_output=True,
@@ -349,7 +349,7 @@ def test_a_run_waits_for_the_warehouse_or_with_no_wait_exits_at_once(
 def test_a_run_launched_by_dagster_takes_the_run_lock_too(
     warehouse_url: str, tmp_path: Path
 ) -> None:
-    # as the daemon or the UI would: the job itself, not through warehouse/runner.py
+    # as the daemon or the UI would: the job itself, not through dwh/runner.py
     import dagster as dg
 
     from warehouse.database import RUN_LOCK_KEY
@@ -417,7 +417,7 @@ def test_a_run_launched_by_dagster_takes_the_run_lock_too(
 def test_the_instance_queues_the_warehouse_s_runs_one_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from warehouse.runner import dagster_instance
+    from dwh.runner import dagster_instance
     from warehouse.settings import load_settings
 
     home = tmp_path / "dagster"
@@ -473,7 +473,7 @@ def test_kill_9_of_a_run_kills_dbt_too_and_a_rerun_is_exact(
     wait_for(lambda: not [p for p in family if alive(p)], 5, "every child of the run to exit")
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "run"],
+        [sys.executable, "-m", "dwh.cli", "run"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -492,7 +492,7 @@ def test_steps_after_a_failed_landing_are_reported_skipped(
     (home / "landing").mkdir(parents=True)
     (home / "landing" / "bad.ndjson.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip")
     proc = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "run"],
+        [sys.executable, "-m", "dwh.cli", "run"],
         cwd=PROJECT_ROOT,
         env=dwh_env(home),
         capture_output=True,
@@ -524,7 +524,7 @@ def test_db_stop_during_a_run_is_one_clear_error_line(reference: Reference, tmp_
         shutil.copytree(reference.dataset, home / "landing")
         env = dwh_env(home)
         env.pop("DWH_DATABASE_URL", None)
-        dwh = [sys.executable, "-m", "warehouse.cli"]
+        dwh = [sys.executable, "-m", "dwh.cli"]
         subprocess.run([*dwh, "db", "start"], env=env, check=True, capture_output=True)
         run = start_dwh("run", env=env, out=tmp_path / "run")
         wait_for(lambda: dbt_build_child(run.pid) is not None, 300, "dbt build to start")

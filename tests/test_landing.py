@@ -125,7 +125,7 @@ def test_a_corrupt_file_is_reported_and_the_others_land(warehouse_url: str, tmp_
 
 def _dwh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", *args],
+        [sys.executable, "-m", "dwh.cli", *args],
         text=True,
         capture_output=True,
         env=env or dict(os.environ),
@@ -189,7 +189,7 @@ def test_a_loader_killed_mid_file_leaves_nothing_and_the_rerun_lands_it_whole(
     with psycopg.connect(warehouse_url) as conn:
         ensure_raw_schema(conn)  # so that the progress query below can name raw.events
     loader = subprocess.Popen(
-        [sys.executable, "-m", "warehouse.cli", "ingest", str(path)],
+        [sys.executable, "-m", "dwh.cli", "ingest", str(path)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from warehouse.embedded import DATABASE, POSTGRES_BIN_PATH, EmbeddedPostgres, ServerState
+from devtools.embedded import DATABASE, POSTGRES_BIN_PATH, EmbeddedPostgres, ServerState
 from warehouse.publish import publish
 
 DWH = str(Path(sys.executable).parent / "dwh")

@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dwh.runner import run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
 from tests.events import event, query, table_snapshot, write_events
-from warehouse.runner import run_warehouse_job
 from warehouse.settings import DBT_PROJECT_DIR
 
 MARTS = (

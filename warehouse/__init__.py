@@ -1,1 +1,2 @@
-"""Warehouse runtime: settings, the database connection, the embedded server and the CLI."""
+"""The warehouse: core (settings, schemas, database) and its operations (landing aside:
+ingestion/): publication, access, seeds, audit, dbt. Imports nothing above it."""

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from warehouse import schemas
+
 BI_READER = "bi_reader"
 BRAND_READER = "brand_reader"
-SECURITY_SCHEMA = "security"
+SECURITY_SCHEMA = schemas.SECURITY
 _PROJECT_ROLES = (BI_READER, BRAND_READER, "dwh_loader", "postgres")
 # Lowercase, so the name is the same quoted or not in a BI tool's SQL; 63 bytes is where
 # PostgreSQL would silently truncate it.

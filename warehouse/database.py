@@ -1,7 +1,9 @@
 """The one place that knows the warehouse's connection.
 
 The loader, dbt (through environment variables its profile reads), Dagster resources and GX all
-take their connection from `database_url()`.
+take their connection from `database_url()`: `DWH_DATABASE_URL`, or the server an entry point
+registered with `use_server` (the `dwh` command registers the embedded one,
+devtools/embedded.py). The core knows no server of its own.
 """
 
 from __future__ import annotations
@@ -12,27 +14,31 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 
-from warehouse.embedded import EmbeddedPostgres
 from warehouse.settings import Settings, load_settings
 
+# settings -> the URL of the server to use when DWH_DATABASE_URL is not set (started on
+# demand); registered by the entry point that owns the server.
+ServerUrl = Callable[[Settings], str]
+_server_url: ServerUrl | None = None
 
-def embedded_server(settings: Settings | None = None) -> EmbeddedPostgres:
-    settings = settings or load_settings()
-    return EmbeddedPostgres(settings.home)
+
+def use_server(server_url: ServerUrl | None) -> None:
+    """Where the warehouse is when `DWH_DATABASE_URL` is not set (None: nowhere)."""
+    global _server_url
+    _server_url = server_url
 
 
-def database_url(settings: Settings | None = None, *, start: bool = True) -> str:
-    """The warehouse URL: `DWH_DATABASE_URL`, or the embedded server (started on demand)."""
+def database_url(settings: Settings | None = None) -> str:
+    """The warehouse URL: `DWH_DATABASE_URL`, or the registered server's (started on demand)."""
     settings = settings or load_settings()
     if settings.database_url:
         return settings.database_url
-    server = embedded_server(settings)
-    if start:
-        return server.start().url()
-    url = server.url()
-    if url is None:
-        raise RuntimeError(f"no embedded server under {settings.home}: run `dwh db start`")
-    return url
+    if _server_url is None:
+        raise RuntimeError(
+            "DWH_DATABASE_URL is not set and no server is running for this process: "
+            "run through `dwh` (which starts the embedded server) or set DWH_DATABASE_URL"
+        )
+    return _server_url(settings)
 
 
 def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:

@@ -1,7 +1,8 @@
 """Running dbt against the warehouse, outside Dagster (tests, `dwh dbt ...`, the benchmark).
 
 Dagster runs the same project through dagster-dbt (orchestration/); both take the connection
-from warehouse.database.
+from warehouse.database, and the manifest from `prepare_manifest` (the preparer of the
+DbtProject, orchestration/project.py, is this function).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from warehouse.database import dbt_env
-from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT, child_environment, load_settings
 
 
 class DbtError(RuntimeError):
@@ -23,8 +24,7 @@ class DbtError(RuntimeError):
 
 
 def dbt_environment(url: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(dbt_env(url))
+    env = child_environment(dbt_env(url))
     env.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
@@ -57,12 +57,20 @@ def dbt_executable() -> str:
 
 
 def run_dbt(
-    args: Sequence[str], url: str | None = None, *, check: bool = True, capture: bool = True
+    args: Sequence[str],
+    url: str | None = None,
+    *,
+    check: bool = True,
+    capture: bool = True,
+    target: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    env = dbt_environment(url)
+    if target is not None:
+        env["DBT_TARGET_PATH"] = str(target)
     proc = subprocess.run(
         [dbt_executable(), *args],
         cwd=DBT_PROJECT_DIR,
-        env=dbt_environment(url),
+        env=env,
         text=True,
         capture_output=capture,
         check=False,
@@ -74,7 +82,7 @@ def run_dbt(
 
 
 def target_path() -> Path:
-    return Path(os.environ.get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
+    return load_settings().dbt_target_path
 
 
 def _project_mtime() -> float:
@@ -87,25 +95,28 @@ def _project_mtime() -> float:
     return newest
 
 
-def prepare_manifest(url: str | None = None) -> Path:
-    """`dbt parse`: Dagster's @dbt_assets reads target/manifest.json when definitions load.
+def prepare_manifest(url: str | None = None, target: Path | None = None) -> Path:
+    """`dbt parse` into `target` (default: the settings' target path): Dagster's @dbt_assets
+    reads its manifest.json when definitions load.
 
     Skipped when the manifest is newer than every file of the project: a parse costs seconds
-    on every run, and the asset graph depends on the project's files only.
+    on every run, and the asset graph depends on the project's files only. The one check of
+    the manifest's staleness: dagster-dbt's own preparer parses every time.
     """
-    manifest = target_path() / "manifest.json"
-    with _parse_lock():
+    target = target or target_path()
+    manifest = target / "manifest.json"
+    with _parse_lock(target):
         # Under the lock: two runs starting together parse once, and neither reads the
         # manifest while the other is writing it.
         if manifest.exists() and manifest.stat().st_mtime > _project_mtime():
             return manifest
-        run_dbt(["parse", "--quiet"], url)
+        run_dbt(["parse", "--quiet"], url, target=target)
     return manifest
 
 
 @contextmanager
-def _parse_lock() -> Iterator[None]:
-    path = target_path() / ".parse.lock"
+def _parse_lock(target: Path) -> Iterator[None]:
+    path = target / ".parse.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -18,41 +18,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from warehouse import schemas
 from warehouse.access import ensure_access, secure_gold_table
+from warehouse.audit import PUBLICATIONS, ensure_audit
 
-CANDIDATE_SCHEMA = "gold_candidate"
-GOLD_SCHEMA = "gold"
-
-_AUDIT_DDL = """
-create schema if not exists audit;
-create table if not exists audit.publications (
-    publication_id bigint generated always as identity primary key,
-    run_id         text        not null,
-    attempted_at   timestamptz not null default clock_timestamp(),
-    status         text        not null check (status in ('published', 'blocked')),
-    marts          text[]      not null,
-    row_counts     jsonb,
-    check_results  jsonb       not null default '{}',
-    message        text
-);
-comment on table audit.publications is
-    'Append-only: every publication of gold and every blocked attempt, with its checks.';
--- Append-only: nobody but the owner (the pipeline's role) may change or remove a row; readers
--- have no privileges on audit at all, and this guards against broader grants later.
-create or replace function audit.publications_append_only() returns trigger
-    language plpgsql as $$
-begin
-    if current_user <> (select pg_get_userbyid(relowner) from pg_class
-                        where oid = 'audit.publications'::regclass) then
-        raise exception 'audit.publications is append-only (% by %)', tg_op, current_user;
-    end if;
-    return coalesce(new, old);
-end $$;
-drop trigger if exists publications_append_only on audit.publications;
-create trigger publications_append_only before update or delete on audit.publications
-    for each row execute function audit.publications_append_only();
-revoke all on audit.publications from public;
-"""
+CANDIDATE_SCHEMA = schemas.CANDIDATE
+GOLD_SCHEMA = schemas.GOLD
 
 
 @dataclass(frozen=True)
@@ -60,12 +31,6 @@ class Publication:
     publication_id: int
     status: str
     row_counts: dict[str, int]
-
-
-def ensure_audit(conn: psycopg.Connection) -> None:
-    with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('dwh.audit'))")
-        conn.execute(_AUDIT_DDL)
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -124,7 +89,7 @@ def publish(
             cur = conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
             counts[mart] = cur.rowcount
         row = conn.execute(
-            "insert into audit.publications (run_id, status, marts, row_counts, check_results) "
+            f"insert into {PUBLICATIONS} (run_id, status, marts, row_counts, check_results) "
             "values (%s, 'published', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
@@ -147,8 +112,53 @@ def record_blocked(
     ensure_audit(conn)
     with conn.transaction():
         row = conn.execute(
-            "insert into audit.publications (run_id, status, marts, check_results, message) "
+            f"insert into {PUBLICATIONS} (run_id, status, marts, check_results, message) "
             "values (%s, 'blocked', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(check_results), message],
         ).fetchone()
     return int(row[0])  # type: ignore[index]
+
+
+def gold_lag(conn: psycopg.Connection) -> tuple[float, int]:
+    """How far gold is behind the landing: (seconds since the oldest landed batch that no
+    publication includes yet finished landing, how many such batches). (0, 0): gold includes
+    every landed batch.
+
+    The batches a run has taken in are those of silver.int_load_batches; the oldest one
+    beyond it is the batch gold is behind on."""
+    row = conn.execute(
+        "select coalesce(extract(epoch from clock_timestamp() - min(b.finished_at)), 0), "
+        f"count(*) from {schemas.RAW}.load_batches b where b.finished_at is not null "
+        "and b.batch_id > "
+        f"(select coalesce(max(batch_id), 0) from {schemas.SILVER}.int_load_batches)"
+    ).fetchone()
+    return (float(row[0]), int(row[1])) if row else (0.0, 0)
+
+
+def revenue_summary(conn: psycopg.Connection) -> RevenueSummary | None:
+    """Gold's revenue in a few numbers (the demo prints them); None when gold has no rows."""
+    row = conn.execute(
+        "select min(day), max(day), count(distinct brand_id), sum(ggr_eur_minor), "
+        "sum(ngr_eur_minor), sum(stake_minor)::numeric, sum(win_minor)::numeric "
+        f"from {schemas.GOLD}.fct_revenue_daily"
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    first, last, brands, ggr, ngr, stake, win = row
+    per_brand = conn.execute(
+        f"select brand_id, sum(ngr_eur_minor) from {schemas.GOLD}.fct_revenue_daily "
+        "group by 1 order by 1"
+    ).fetchall()
+    return RevenueSummary(first, last, brands, ggr, ngr, stake, win, list(per_brand))
+
+
+@dataclass(frozen=True)
+class RevenueSummary:
+    first_day: Any
+    last_day: Any
+    brands: int
+    ggr_eur_minor: Any
+    ngr_eur_minor: Any
+    stake_minor: Any
+    win_minor: Any
+    ngr_by_brand: list[tuple[str, Any]]

@@ -18,7 +18,9 @@ from typing import Any
 
 import psycopg
 
-STATE_TABLE = "audit.seed_state"
+from warehouse.audit import SEED_STATE, ensure_audit
+
+STATE_TABLE = SEED_STATE
 
 
 def fingerprints(manifest: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
@@ -62,12 +64,8 @@ def record_loaded(
         for r in run_results.get("results", [])
         if r["unique_id"] in seeds and r["status"] == "success"
     ]
+    ensure_audit(conn)
     with conn.transaction():
-        conn.execute("create schema if not exists audit")
-        conn.execute(
-            f"create table if not exists {STATE_TABLE} (unique_id text primary key, "
-            "fingerprint text not null, loaded_at timestamptz not null default now())"
-        )
         for unique_id in loaded:
             conn.execute(
                 f"insert into {STATE_TABLE} (unique_id, fingerprint) values (%s, %s) "

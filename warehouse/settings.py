@@ -1,13 +1,17 @@
 """Every setting the warehouse reads from the environment, in one place.
 
 `DWH_DATABASE_URL` points at any PostgreSQL; without it the embedded server under `DWH_HOME`
-is used. Everything else (dbt, Dagster, GX, the loader) asks this module, never the environment.
+is used (started by the `dwh` command, devtools/embedded.py). Everything else (dbt, Dagster,
+GX, the loader) asks this module, never the environment; a subprocess gets its environment
+from `child_environment`, explicitly.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,6 +36,11 @@ class Settings:
     earliest_event_date: date = DEFAULT_EARLIEST_EVENT_DATE
     future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
     load_workers: int | None = None  # None: the number of cores, up to 4
+    # dbt's artifacts (DBT_TARGET_PATH): tests and parallel sessions point it elsewhere so
+    # they never share a manifest or partial-parse state.
+    dbt_target_path: Path = DBT_PROJECT_DIR / "target"
+    dagster_home: Path | None = None  # DAGSTER_HOME; None: home / "dagster"
+    debug: bool = False  # DWH_DEBUG: the CLI shows tracebacks
 
     @property
     def uses_embedded(self) -> bool:
@@ -48,7 +57,40 @@ def load_settings() -> Settings:
         earliest_event_date=_date_setting("DWH_EARLIEST_EVENT_DATE", DEFAULT_EARLIEST_EVENT_DATE),
         future_tolerance=_duration_setting("DWH_FUTURE_TOLERANCE", DEFAULT_FUTURE_TOLERANCE),
         load_workers=_workers_setting("DWH_LOAD_WORKERS"),
+        dbt_target_path=Path(os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT_DIR / "target"),
+        dagster_home=_path_setting("DAGSTER_HOME"),
+        debug=bool(os.environ.get("DWH_DEBUG")),
     )
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a subprocess: this process's, plus `extra`; passed as `env=`."""
+    return {**os.environ, **(extra or {})}
+
+
+@contextmanager
+def exported_to_children(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in this process's environment while the block runs, as they were after.
+
+    The one write to the environment, for one library: dagster-dbt's DbtCliResource starts
+    dbt with a copy of `os.environ` and takes no environment of its own
+    (dagster_dbt/core/resource.py, `cli`), and dbt's profile reads the connection from it.
+    Scoped to the call that starts the subprocess, so nothing else sees the values."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _path_setting(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def _date_setting(name: str, default: date) -> date:

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ingestion.landing import land, unseen_files
 from orchestration.resources import WarehouseResource
+from warehouse import schemas
 from warehouse.settings import load_settings
 
 RAW_TABLES = ("events", "quarantine", "load_batches", "load_failures")
@@ -20,7 +21,9 @@ class LandingConfig(dg.Config):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ["raw", table], group_name="raw", description=f"raw.{table}, written by the loader"
+            [schemas.RAW, table],
+            group_name=schemas.RAW,
+            description=f"{schemas.RAW}.{table}, written by the loader",
         )
         for table in RAW_TABLES
     ],
@@ -50,7 +53,7 @@ def land_event_files(
         "blank_lines": report.total("blank"),
     }
     for table in RAW_TABLES:
-        yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)
+        yield dg.MaterializeResult(asset_key=[schemas.RAW, table], metadata=metadata)
     if report.failed:
         # The good files are landed and committed; the run still fails loudly. A failed file
         # is not retried until it changes (raw.load_failures).

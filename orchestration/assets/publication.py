@@ -12,21 +12,28 @@ on it"). Publication does not: before copying anything, `publish_gold` reads thi
 check it depends on (the GX suite of every mart, and each blocking dbt test of a mart built in
 the run); a check without one blocks the publication like a failed one, and is recorded in
 `audit.publications`.
+
+The marts come from the dbt manifest: `build_publication(marts)` makes the definitions for
+them when the code location loads (orchestration/definitions.py), not when this module is
+imported. The SQL is warehouse/publish.py's.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
-from orchestration.marts import CANDIDATE_SCHEMA, gold_marts
 from orchestration.resources import WarehouseResource
-from warehouse.publish import publish, record_blocked
+from warehouse import schemas
+from warehouse.publish import gold_lag, publish, record_blocked
 from warehouse.settings import load_settings
 
-MARTS = gold_marts()
+CANDIDATE_SCHEMA = schemas.CANDIDATE
+GOLD_SCHEMA = schemas.GOLD
 GX_CHECK = "gx_suite"
+FRESHNESS_SLO_SECONDS = 300  # the source article's SLO: marts at most 5 minutes behind
 
 
 def _outcomes(validation: Any) -> list[dict[str, Any]]:
@@ -41,22 +48,49 @@ def _outcomes(validation: Any) -> list[dict[str, Any]]:
     ]
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            GX_CHECK,
-            asset=dg.AssetKey([CANDIDATE_SCHEMA, mart]),
-            blocking=True,
-            description="The mart's Great Expectations suite (metric "
-            "semantics) and no PII in the candidate schema",
-        )
-        for mart in MARTS
-    ],
-    name="validate_gold_candidates",
-)
-def validate_gold_candidates(
-    context: dg.AssetCheckExecutionContext,
-    warehouse: WarehouseResource,
+@dataclass(frozen=True)
+class PublicationDefinitions:
+    validate_gold_candidates: dg.AssetChecksDefinition
+    publish_gold: dg.AssetsDefinition
+    gold_freshness: dg.AssetChecksDefinition
+
+
+def build_publication(marts: Sequence[str]) -> PublicationDefinitions:
+    """The GX check of the candidates, the publication to gold and gold's freshness check,
+    for these marts (the manifest's gold models, orchestration/marts.py)."""
+    marts = tuple(marts)
+    return PublicationDefinitions(
+        validate_gold_candidates=_validation(marts),
+        publish_gold=_publication(marts),
+        gold_freshness=_freshness(marts),
+    )
+
+
+def _validation(marts: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                GX_CHECK,
+                asset=dg.AssetKey([CANDIDATE_SCHEMA, mart]),
+                blocking=True,
+                description="The mart's Great Expectations suite (metric "
+                "semantics) and no PII in the candidate schema",
+            )
+            for mart in marts
+        ],
+        name="validate_gold_candidates",
+    )
+    def validate_gold_candidates(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.AssetCheckResult]:
+        yield from _validate(context, warehouse, marts)
+
+    return validate_gold_candidates
+
+
+def _validate(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, marts: tuple[str, ...]
 ) -> Iterator[dg.AssetCheckResult]:
     # Imported here: GX is heavy to import and only this step needs it.
     from expectations.runner import MARTS as SUITES
@@ -71,7 +105,7 @@ def validate_gold_candidates(
     # one Data Docs build for all the suites, after the last one
     with validation_session(gx_home):
         pii = validate_pii(url, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
-        for mart in MARTS:
+        for mart in marts:
             if mart not in SUITES:
                 passed, message, outcomes, docs = False, f"{mart}: no expectation suite", [], None
             else:
@@ -106,12 +140,12 @@ def validate_gold_candidates(
                     severity=dg.AssetCheckSeverity.ERROR,
                 )
             )
-    context.log.info(f"validated {len(MARTS)} marts in {time.perf_counter() - started:.1f} s")
+    context.log.info(f"validated {len(marts)} marts in {time.perf_counter() - started:.1f} s")
     if failures:
         with warehouse.connect() as conn:
             record_blocked(
                 conn,
-                MARTS,
+                marts,
                 run_id=context.op_execution_context.run_id,
                 check_results=results,
                 message="\n\n".join(failures)[:20000],
@@ -120,23 +154,32 @@ def validate_gold_candidates(
     yield from checks
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            ["gold", mart],
-            group_name="gold",
-            deps=[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
-            description=f"gold.{mart}, published from {CANDIDATE_SCHEMA}",
-        )
-        for mart in MARTS
-    ],
-    name="publish_gold",
-    description="Copies every validated candidate mart into gold, atomically.",
-)
-def publish_gold(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+def _publication(marts: tuple[str, ...]) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                [GOLD_SCHEMA, mart],
+                group_name=GOLD_SCHEMA,
+                deps=[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
+                description=f"{GOLD_SCHEMA}.{mart}, published from {CANDIDATE_SCHEMA}",
+            )
+            for mart in marts
+        ],
+        name="publish_gold",
+        description="Copies every validated candidate mart into gold, atomically.",
+    )
+    def publish_gold(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from _publish(context, warehouse, marts)
+
+    return publish_gold
+
+
+def _publish(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, marts: tuple[str, ...]
 ) -> Iterator[dg.MaterializeResult]:
-    unmet = unmet_blocking_checks(context)
+    unmet = unmet_blocking_checks(context, marts)
     if unmet:
         message = "publication blocked: blocking checks without a passing result in this run:\n" + (
             "\n".join(f"  {key}: {state}" for key, state in unmet.items())
@@ -144,7 +187,7 @@ def publish_gold(
         with warehouse.connect() as conn:
             record_blocked(
                 conn,
-                MARTS,
+                marts,
                 run_id=context.run_id,
                 check_results={"unmet_blocking_checks": unmet},
                 message=message[:20000],
@@ -152,15 +195,15 @@ def publish_gold(
         raise dg.Failure(description=message, allow_retries=False)
     started = time.perf_counter()
     with warehouse.connect() as conn:
-        publication = publish(conn, MARTS, run_id=context.run_id)
+        publication = publish(conn, marts, run_id=context.run_id)
     seconds = time.perf_counter() - started
     context.log.info(
-        f"published {len(MARTS)} marts as publication "
+        f"published {len(marts)} marts as publication "
         f"{publication.publication_id} in {seconds:.1f} s"
     )
-    for mart in MARTS:
+    for mart in marts:
         yield dg.MaterializeResult(
-            asset_key=["gold", mart],
+            asset_key=[GOLD_SCHEMA, mart],
             metadata={
                 "rows": publication.row_counts[mart],
                 "publication_id": publication.publication_id,
@@ -169,7 +212,9 @@ def publish_gold(
         )
 
 
-def unmet_blocking_checks(context: dg.AssetExecutionContext) -> dict[str, str]:
+def unmet_blocking_checks(
+    context: dg.AssetExecutionContext, marts: Sequence[str]
+) -> dict[str, str]:
     """The blocking checks of the candidate marts that gate this publication and have no
     passing evaluation in this run: check key -> 'no result' or 'failed'.
 
@@ -177,7 +222,7 @@ def unmet_blocking_checks(context: dg.AssetExecutionContext) -> dict[str, str]:
     materialized in this run (a run of publication and GX alone re-checks candidates that
     an earlier run built and tested)."""
     graph = context.job_def.asset_layer.asset_graph
-    candidates = {dg.AssetKey([CANDIDATE_SCHEMA, mart]) for mart in MARTS}
+    candidates = {dg.AssetKey([CANDIDATE_SCHEMA, mart]) for mart in marts}
     blocking = {
         key
         for key in graph.get_check_keys_for_assets(candidates)
@@ -221,38 +266,32 @@ def _run_lineage(context: dg.AssetExecutionContext) -> list[str]:
     return lineage[::-1]
 
 
-FRESHNESS_SLO_SECONDS = 300  # the source article's SLO: marts at most 5 minutes behind
+def _freshness(marts: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                "fresh_within_5_minutes",
+                asset=dg.AssetKey([GOLD_SCHEMA, mart]),
+                blocking=False,
+                description="No landed batch has waited more than 5 minutes without being "
+                "published",
+            )
+            for mart in marts
+        ],
+        name="gold_freshness",
+    )
+    def gold_freshness(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        with warehouse.connect() as conn:
+            lag, waiting = gold_lag(conn)
+        for mart in marts:
+            yield dg.AssetCheckResult(
+                asset_key=dg.AssetKey([GOLD_SCHEMA, mart]),
+                check_name="fresh_within_5_minutes",
+                passed=lag <= FRESHNESS_SLO_SECONDS,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"behind_seconds": round(lag, 1), "batches_waiting": waiting},
+            )
 
-
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            "fresh_within_5_minutes",
-            asset=dg.AssetKey(["gold", mart]),
-            blocking=False,
-            description="No landed batch has waited more than 5 minutes without being published",
-        )
-        for mart in MARTS
-    ],
-    name="gold_freshness",
-)
-def gold_freshness(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.AssetCheckResult]:
-    # The oldest landed batch beyond this run's horizon (int_load_batches) is the one gold is
-    # behind on; none means gold includes every landed batch.
-    with warehouse.connect() as conn:
-        row = conn.execute(
-            "select coalesce(extract(epoch from clock_timestamp() - min(b.finished_at)), 0), "
-            "count(*) from raw.load_batches b where b.finished_at is not null and b.batch_id > "
-            "(select coalesce(max(batch_id), 0) from silver.int_load_batches)"
-        ).fetchone()
-    lag, waiting = (float(row[0]), int(row[1])) if row else (0.0, 0)
-    for mart in MARTS:
-        yield dg.AssetCheckResult(
-            asset_key=dg.AssetKey(["gold", mart]),
-            check_name="fresh_within_5_minutes",
-            passed=lag <= FRESHNESS_SLO_SECONDS,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"behind_seconds": round(lag, 1), "batches_waiting": waiting},
-        )
+    return gold_freshness

@@ -1,19 +1,21 @@
-"""The dbt project as assets: `dbt build` streams models, seeds and tests (as asset checks)."""
+"""The dbt project as assets: `dbt build` streams models, seeds and tests (as asset checks).
 
-import os
-import shutil
+What the build carries from run to run (seeds left as they are, the run's target directory,
+indirect selection) is orchestration/dbt_state.py's."""
+
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.dbt_state import DbtRunState, build_args, dagster_selects_tests
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
 from orchestration.translator import WarehouseTranslator
-from warehouse import seeds
+from warehouse.database import dbt_env
+from warehouse.settings import exported_to_children
 
 
 class DbtBuildConfig(dg.Config):
@@ -25,29 +27,12 @@ class DbtBuildConfig(dg.Config):
     exclude: str = ""
 
 
-@contextmanager
-def _indirect_selection(mode: str | None) -> Iterator[None]:
-    """DBT_INDIRECT_SELECTION for the dbt subprocess started meanwhile.
-
-    The environment, not the --indirect-selection flag: dagster-dbt sets the variable itself
-    (to `empty`) when it selects tests one by one, and its value must then win over ours."""
-    if mode is None:
-        yield
-        return
-    before = os.environ.get("DBT_INDIRECT_SELECTION")
-    os.environ["DBT_INDIRECT_SELECTION"] = mode
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("DBT_INDIRECT_SELECTION", None)
-        else:
-            os.environ["DBT_INDIRECT_SELECTION"] = before
+TRANSLATOR = WarehouseTranslator()
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=WarehouseTranslator(),
+    dagster_dbt_translator=TRANSLATOR,
     project=dbt_project,
 )
 def warehouse_dbt_assets(
@@ -56,44 +41,24 @@ def warehouse_dbt_assets(
     dbt: DbtCliResource,
     warehouse: WarehouseResource,
 ) -> Iterator[Any]:
-    warehouse.export_dbt_env()
-    # Unit tests check the models' logic, not the data: they run in the test suite (pytest
-    # builds with them), not in every production run.
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    manifest = seeds.read_manifest(Path(dbt_project.manifest_path))
-    excluded = config.exclude.split()
-    if config.full_refresh:
-        args.append("--full-refresh")
-    else:
-        # Seeds loaded from the same files need no reload (warehouse/seeds.py).
+    state = DbtRunState.load(Path(dbt_project.target_path), Path(dbt_project.manifest_path))
+    unchanged: list[str] = []
+    if not config.full_refresh:
         with warehouse.connect() as conn:
-            unchanged = seeds.unchanged(conn, manifest)
+            unchanged = state.unchanged_seeds(conn)
         if unchanged:
-            excluded += unchanged
             context.log.info(f"seeds unchanged, not reloaded: {', '.join(unchanged)}")
-    indirect = None
-    if excluded:
-        args += ["--exclude", " ".join(excluded)]
-        # dbt's default (eager) exclusion also drops every test that touches an excluded node:
-        # the blocking tests of the affinity marts, which read the affinity seeds, would not
-        # run. `buildable` excludes a test only when all its parents are excluded, so a test
-        # of a model still runs against the seed table as it is.
-        indirect = "buildable"
-    if config.dbt_vars:
-        args += ["--vars", config.dbt_vars]
-    # A target directory of the run's own (runs may overlap), seeded with the partial-parse
-    # state of the prepared manifest: dbt then parses only what changed instead of the whole
-    # project on every run. dbt checks the state itself and parses fully when it is stale.
-    runs = Path(dbt_project.target_path) / "runs"
-    target = runs / context.run_id
-    target.mkdir(parents=True, exist_ok=True)
-    for old in sorted(runs.iterdir(), key=lambda p: p.stat().st_mtime)[:-20]:
-        shutil.rmtree(old, ignore_errors=True)  # keep the artifacts of the last 20 runs
-    state = Path(dbt_project.target_path) / "partial_parse.msgpack"
-    if state.exists():
-        shutil.copy2(state, target / state.name)
-    with _indirect_selection(indirect):
-        invocation = dbt.cli(args, context=context, target_path=target)
+    args = build_args(
+        full_refresh=config.full_refresh,
+        dbt_vars=config.dbt_vars,
+        exclude=config.exclude.split(),
+        unchanged_seeds=unchanged,
+        dagster_selects_tests=dagster_selects_tests(context, state.manifest, TRANSLATOR),
+    )
+    url = warehouse.url()
+    # dbt's profile reads the connection from the environment dagster-dbt gives dbt.
+    with exported_to_children(dbt_env(url)):
+        invocation = dbt.cli(args, context=context, target_path=state.run_target(context.run_id))
     yield from invocation.stream()
     with warehouse.connect() as conn:
-        seeds.record_loaded(conn, manifest, invocation.get_artifact("run_results.json"))
+        state.record_loaded(conn, invocation.get_artifact("run_results.json"))

@@ -43,7 +43,7 @@ SYSTEM_USER = "embedded_postgres"
 # the last few hundred milliseconds of commits on an OS crash and never corrupts data;
 # wal_level=minimal lets COPY into a table created in the same transaction skip WAL.
 SERVER_CONFIG = """
-# written by the warehouse (warehouse/embedded.py)
+# written by the warehouse (devtools/embedded.py)
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 100

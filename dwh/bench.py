@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import resource
 import statistics
 import time
@@ -30,18 +29,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from warehouse import schemas
 from warehouse.database import redact
 from warehouse.settings import load_settings
 
 SCHEMAS = (
-    "raw",
-    "bronze",
-    "silver",
-    "gold_candidate",
-    "gold",
-    "audit",
-    "reference",
-    "security",
+    *schemas.WAREHOUSE_SCHEMAS,
+    schemas.REFERENCE,
+    schemas.SECURITY,
     "bench_floor",
 )
 
@@ -101,7 +96,7 @@ def _bench_database(database_url: str | None) -> str:
     server (created by its superuser, owned by the loader)."""
     if database_url:
         return database_url
-    from warehouse.embedded import DATABASE, LOADER, EmbeddedPostgres
+    from devtools.embedded import DATABASE, LOADER, EmbeddedPostgres
 
     settings = load_settings()
     if settings.database_url:
@@ -169,11 +164,11 @@ def _land(url: str, directory: Path) -> tuple[int, float]:
 
 
 def _run_job(url: str, full_refresh: bool = False) -> tuple[dict[str, float], float]:
-    from warehouse.runner import run_warehouse_job
+    from dwh.runner import run_warehouse_job
 
-    os.environ["DWH_DATABASE_URL"] = url
     report, seconds = _timed(
         lambda: run_warehouse_job(
+            url=url,
             full_refresh=full_refresh,
             ephemeral_instance=True,
             landing_dir=Path("/nonexistent-bench-landing"),

@@ -19,21 +19,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from warehouse.database import (
-    connect,
-    database_url,
-    dbt_env,
-    embedded_server,
-    redact,
-)
-from warehouse.settings import PROJECT_ROOT, load_settings
+from devtools.embedded import EmbeddedPostgres
+from warehouse.database import connect, database_url, dbt_env, redact, use_server
+from warehouse.settings import PROJECT_ROOT, Settings, child_environment, load_settings
+
+
+def embedded_server(settings: Settings | None = None) -> EmbeddedPostgres:
+    """The embedded server of DWH_HOME (devtools/embedded.py)."""
+    return EmbeddedPostgres((settings or load_settings()).home)
+
+
+def _embedded_url(settings: Settings) -> str:
+    """Without DWH_DATABASE_URL, the warehouse is the embedded server, started on demand."""
+    return embedded_server(settings).start().url()
 
 
 def _echo(message: str = "") -> None:
@@ -167,8 +171,8 @@ def _finish(report, started: float) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from dwh.runner import run_warehouse_job
     from warehouse.database import WarehouseBusy
-    from warehouse.runner import run_warehouse_job
 
     started = time.perf_counter()
     _echo("running the warehouse job" + (" (full refresh)" if args.full_refresh else ""))
@@ -187,8 +191,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -- backfill -----------------------------------------------------------------------------------
 def cmd_backfill(args: argparse.Namespace) -> int:
+    from dwh.runner import run_backfill
     from warehouse.database import WarehouseBusy
-    from warehouse.runner import run_backfill
 
     if args.day_to < args.day_from:
         return _fail(f"--to {args.day_to} is before --from {args.day_from}")
@@ -205,8 +209,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 # -- demo ---------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
+    from dwh.runner import run_warehouse_job
     from ingestion.generator import GeneratorConfig, generate
-    from warehouse.runner import run_warehouse_job
 
     settings = load_settings()
     started = time.perf_counter()
@@ -242,30 +246,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_demo_numbers(conn) -> None:  # type: ignore[no-untyped-def]
-    row = conn.execute(
-        "select min(day), max(day), count(distinct brand_id), sum(ggr_eur_minor), "
-        "sum(ngr_eur_minor), sum(stake_minor)::numeric, sum(win_minor)::numeric "
-        "from gold.fct_revenue_daily"
-    ).fetchone()
-    if row is None or row[0] is None:
+    from warehouse.audit import data_quality_counts
+    from warehouse.publish import revenue_summary
+
+    revenue = revenue_summary(conn)
+    if revenue is None:
         _echo("    gold.fct_revenue_daily is empty")
         return
-    first, last, brands, ggr, ngr, stake, win = row
-    _echo(f"    {first} .. {last}, {brands} brands")
+    _echo(f"    {revenue.first_day} .. {revenue.last_day}, {revenue.brands} brands")
     _echo(
-        f"    GGR {ggr / 100:,.2f} EUR, NGR {ngr / 100:,.2f} EUR, "
-        f"RTP {win / stake:.3f} (all currencies)"
+        f"    GGR {revenue.ggr_eur_minor / 100:,.2f} EUR, "
+        f"NGR {revenue.ngr_eur_minor / 100:,.2f} EUR, "
+        f"RTP {revenue.win_minor / revenue.stake_minor:.3f} (all currencies)"
     )
-    for brand, brand_ngr in conn.execute(
-        "select brand_id, sum(ngr_eur_minor) from gold.fct_revenue_daily group by 1 order by 1"
-    ):
+    for brand, brand_ngr in revenue.ngr_by_brand:
         _echo(f"    {brand:<10} NGR {brand_ngr / 100:>14,.2f} EUR")
-    counts = conn.execute(
-        "select (select count(*) from raw.quarantine), "
-        "(select count(*) from audit.dq_invalid_payloads), "
-        "(select count(*) from audit.dq_duplicate_conflicts), "
-        "(select count(*) from audit.dq_late_events)"
-    ).fetchone()
+    counts = data_quality_counts(conn)
     if counts:
         _echo(
             f"    audit: {counts[0]:,} quarantined lines, {counts[1]:,} invalid payloads, "
@@ -279,8 +275,8 @@ def _restrict_catalog(args: argparse.Namespace) -> str:
     (the project owns it), on request on your own server. Returns what to tell the user."""
     import psycopg
 
+    from devtools.embedded import DATABASE
     from warehouse.access import restrict_catalog, restrict_connections
-    from warehouse.embedded import DATABASE
 
     if load_settings().database_url is None:
         state = embedded_server().start()
@@ -351,7 +347,7 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 # -- bench --------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
-    from warehouse.bench import format_table, run_bench, save
+    from dwh.bench import format_table, run_bench, save
 
     result = run_bench(
         args.events,
@@ -377,14 +373,17 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
 
 def cmd_dagster(args: argparse.Namespace) -> int:
+    from dwh.runner import dagster_home, dagster_instance
     from warehouse.dbt import prepare_manifest
-    from warehouse.runner import dagster_instance
 
     settings = load_settings()
     url = database_url(settings)
-    os.environ.update(dbt_env(url))
     prepare_manifest(url)
-    dagster_instance(settings)  # sets DAGSTER_HOME
+    dagster_instance(settings)  # writes the instance's configuration
+    home = dagster_home(settings)
+    # dagster dev, its code server, daemon and runs: the warehouse's URL (the embedded
+    # server's, started above, is handed down), dbt's connection and the instance's home.
+    env = child_environment({**dbt_env(url), "DWH_DATABASE_URL": url, "DAGSTER_HOME": str(home)})
     dagster = Path(sys.executable).with_name("dagster")
     command = [
         str(dagster),
@@ -396,10 +395,8 @@ def cmd_dagster(args: argparse.Namespace) -> int:
         "-p",
         str(args.port),
     ]
-    _echo(
-        f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})"
-    )
-    return subprocess.call(command, cwd=PROJECT_ROOT)
+    _echo(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})")
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
 
 
 # -- parser -------------------------------------------------------------------------------------
@@ -513,14 +510,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug() -> bool:
+    try:
+        return load_settings().debug
+    except ValueError:  # a bad setting is the error being reported
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The entry point owns the embedded server: without DWH_DATABASE_URL, every connection
+    # of this process goes to it (started on demand).
+    use_server(_embedded_url)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear message, not a traceback; DWH_DEBUG=1 for the trace
-        if os.environ.get("DWH_DEBUG"):
+        if _debug():
             raise
         return _fail(f"{type(exc).__name__}: {exc}", 1)
 

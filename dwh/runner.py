@@ -10,22 +10,21 @@ from typing import Any
 
 import psycopg
 
+from orchestration.automation import SERIAL_TAG
 from warehouse.database import (
     acquire_run_lock,
     connect,
     database_url,
-    dbt_env,
     release_run_lock,
 )
 from warehouse.dbt import prepare_manifest
 from warehouse.settings import Settings, load_settings
 
-# Runs launched by the schedules and the sensor carry this tag (orchestration/automation.py);
-# the instance's run queue starts one at a time, so a schedule and the sensor firing together
-# queue up instead of colliding. The run lock (warehouse/database.py) serializes whatever the
-# queue does not see, such as `dwh run`, and is the last line of defence for the rest.
-SERIAL_TAG = "dwh/warehouse"
-INSTANCE_CONFIG = f"""# Written by dwh (warehouse/runner.py); delete this line to keep your edits.
+# The instance's run queue starts one run tagged SERIAL_TAG at a time (the schedules and the
+# sensor tag theirs, orchestration/automation.py). The run lock (warehouse/database.py)
+# serializes whatever the queue does not see, such as `dwh run`, and is the last line of
+# defence for the rest.
+INSTANCE_CONFIG = f"""# Written by dwh (dwh/runner.py); delete this line to keep your edits.
 # Run retries (the schedules and the sensor tag their runs with dagster/max_retries).
 run_retries:
   enabled: true
@@ -39,6 +38,10 @@ concurrency:
 """
 # what earlier versions wrote, replaced like our own file
 _LEGACY_INSTANCE_CONFIG = "run_retries:\n  enabled: true\n  max_retries: 0\n"
+_OUR_FIRST_LINES = (
+    INSTANCE_CONFIG.splitlines()[0],
+    "# Written by dwh (warehouse/runner.py); delete this line to keep your edits.",
+)
 
 
 @dataclass
@@ -72,24 +75,30 @@ class RunReport:
         return next(s for s in self.steps if s.name == name)
 
 
+def dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME, or DWH_HOME/dagster: where `dagster dev` and CLI runs keep their runs."""
+    return (settings.dagster_home or settings.home / "dagster").resolve()
+
+
 def dagster_instance(settings: Settings, *, ephemeral: bool = False):  # type: ignore[no-untyped-def]
     """A persistent instance under DWH_HOME/dagster, so `dagster dev` shows the CLI's runs."""
     import dagster as dg
 
     if ephemeral:
         return dg.DagsterInstance.ephemeral()
-    home = Path(os.environ.get("DAGSTER_HOME", settings.home / "dagster"))
+    home = dagster_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     current = config.read_text() if config.exists() else None
     ours = current is None or current == _LEGACY_INSTANCE_CONFIG
-    ours = ours or current.startswith(INSTANCE_CONFIG.splitlines()[0])  # type: ignore[union-attr]
+    ours = ours or current.startswith(_OUR_FIRST_LINES)  # type: ignore[union-attr]
     if ours and current != INSTANCE_CONFIG:
         partial = config.with_name(f".dagster.yaml.{os.getpid()}")
         partial.write_text(INSTANCE_CONFIG)
         partial.replace(config)  # a daemon reading it meanwhile sees the old or the new file
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    # The instance of that directory, as DagsterInstance.get() would make it from
+    # DAGSTER_HOME, without setting the variable for the rest of the process.
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def run_backfill(
@@ -123,12 +132,13 @@ def run_warehouse_job(
     dbt_exclude: str = "",
     wait: bool = True,
     echo: Callable[[str], None] | None = None,
+    url: str | None = None,
 ) -> RunReport:
     """Run a job of the warehouse in this process, holding the warehouse's run lock from
     before dbt parses to the end (WarehouseBusy when another run holds it and `wait` is
-    false)."""
+    false). `url`: the warehouse to run on (default: the settings')."""
     settings = load_settings()
-    url = database_url(settings)
+    url = url or database_url(settings)
     locked = acquire_run_lock(url, wait=wait, holder=f"dwh run (pid {os.getpid()})", on_wait=echo)
     try:
         return _run(
@@ -163,7 +173,6 @@ def _run(
     op_selection: list[str] | None,
     echo: Callable[[str], None] | None,
 ) -> RunReport:
-    os.environ.update(dbt_env(url))
     prepare_manifest(url)
     # Imported only now: @dbt_assets reads the manifest at import time.
     from orchestration.definitions import defs
@@ -178,7 +187,9 @@ def _run(
                     "exclude": dbt_exclude,
                 }
             },
-        }
+        },
+        # The warehouse this run holds the lock of, whatever the environment says.
+        "resources": {"warehouse": {"config": {"database_url": url}}},
     }
     if job_name == "warehouse":
         run_config["ops"]["land_event_files"] = {

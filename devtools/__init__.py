@@ -1,0 +1,1 @@
+"""Development tooling: the embedded PostgreSQL server of `dwh db` and the tests."""
