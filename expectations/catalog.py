@@ -44,9 +44,6 @@ class Table:
         """The qualified name of another table of the schema, or None when it is absent."""
         return f"{quote(self.schema)}.{quote(name)}" if name in self.siblings else None
 
-    def has(self, *columns: str) -> bool:
-        return all(column in self.columns for column in columns)
-
 
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'

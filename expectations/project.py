@@ -4,8 +4,11 @@
   part of a context) and made GX's current project before each use, since GX 1.x keeps one
   current project per process.
 - One datasource per database. Its connection string in great_expectations.yml is a
-  `${DWH_GX_URL_<hash>}` reference to an environment variable this process sets: the password
-  never lands in the project files. Sessions run in UTC.
+  `${DWH_GX_URL_<hash>}` reference, resolved from the context's runtime environment: a dict
+  of this project object that GX reads when it substitutes config variables (GX 1.x reads it
+  last, after config_variables.yml and the process environment, so it wins). The
+  password never lands in the project files, and the process environment is left alone.
+  Sessions run in UTC.
 - Files shared by concurrent processes (great_expectations.yml, the Data Docs index) are
   written under an exclusive lock file; the validation queries run outside it.
 - Retention: the newest `keep_results` results of each suite are kept (JSON and HTML page).
@@ -18,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -74,8 +76,13 @@ class Project:
         home.mkdir(parents=True, exist_ok=True)
         # identifiers of runs whose Data Docs pages wait for one build (see batched_docs)
         self._pending_docs: list[ValidationResultIdentifier] | None = None
+        # GX keeps this very dict as its runtime environment: connection URLs added to it
+        # later are seen at the next substitution (see datasource)
+        self._urls: dict[str, str] = {}
         with self.locked():
-            self.context = gx.get_context(mode="file", project_root_dir=str(home))
+            self.context = gx.get_context(
+                mode="file", project_root_dir=str(home), runtime_environment=self._urls
+            )
         # Progress bars are noise in job logs (in memory only: the project file is shared).
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
@@ -105,7 +112,7 @@ class Project:
     def datasource(self, database_url: str) -> Any:
         key = _url_key(database_url)
         variable = f"DWH_GX_URL_{key.upper()}"
-        os.environ[variable] = sqlalchemy_url(database_url)
+        self._urls[variable] = sqlalchemy_url(database_url)
         name = f"warehouse_{key}"
         try:
             return self.context.data_sources.get(name)

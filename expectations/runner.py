@@ -1,10 +1,11 @@
 """Validate a gold mart (or a whole schema for PII) and report the outcome of every rule.
 
-`validate_mart` builds the mart's suite from the table as it is (`suites.py`), turns each check
-into one GX expectation (one query), runs the suite with GX against the schema given (the
-candidate schema before publication), keeps the result in the GX project under `gx_home` and
-renders its Data Docs page. Each rule of a check becomes its own `ExpectationOutcome`: a check
-returns offending rows labelled with the rule they break, and a rule with none passed.
+`validate_mart` builds the mart's suite from the table as it is and the mart's contract in the
+dbt manifest (`suites/`, `contract.py`), turns each check into one GX expectation (one query),
+runs the suite with GX against the schema given (the candidate schema before publication),
+keeps the result in the GX project under `gx_home` and renders its Data Docs page. Each rule
+of a check becomes its own `ExpectationOutcome`: a check returns offending rows labelled with
+the rule they break, and a rule with none passed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import great_expectations as gx
 from expectations import pii
 from expectations.catalog import read_table
 from expectations.checks import Check, gx_query
+from expectations.contract import MartContract, load_contracts
 from expectations.expectation import ExpectRowsToSatisfyRules, json_safe
 from expectations.project import KEEP_RESULTS, Project, _process_lock
 from expectations.suites import MARTS, MartSuite, build_suite
+from warehouse.settings import load_settings
 
 __all__ = ["MARTS", "ExpectationOutcome", "MartValidation", "validate_mart", "validate_pii"]
 
@@ -212,6 +215,19 @@ def _run(
 # --- the API ----------------------------------------------------------------------------------
 
 
+def default_manifest_path() -> Path:
+    """The manifest of the dbt target directory of the settings, which `dbt parse` writes
+    before the Dagster definitions load (warehouse.dbt.prepare_manifest)."""
+    return load_settings().dbt_target_path / "manifest.json"
+
+
+def mart_contract(mart: str, manifest_path: Path | None = None) -> MartContract | None:
+    """The mart's contract in the dbt manifest (default: `default_manifest_path()`); None when
+    there is no manifest or it has no such mart."""
+    path = manifest_path or default_manifest_path()
+    return load_contracts(path).get(mart) if path.exists() else None
+
+
 @contextmanager
 def validation_session(gx_home: Path) -> Iterator[None]:
     """Validations inside write their Data Docs pages together, once, on leaving: for a
@@ -229,20 +245,30 @@ def validate_mart(
     max_affinity: int | None = None,
     reference_schema: str = "reference",
     keep_results: int | None = KEEP_RESULTS,
+    manifest_path: Path | None = None,
 ) -> MartValidation:
     """Run the mart's suite against `schema.mart`. `max_affinity` overrides the value of the
     `reference.affinity_settings` seed (default 1000 when there is none). The newest
-    `keep_results` results of the suite are kept under `gx_home` (None: all)."""
+    `keep_results` results of the suite are kept under `gx_home` (None: all). The mart's
+    contract comes from the dbt manifest at `manifest_path` (default: the settings' dbt
+    target directory)."""
     started = time.perf_counter()
     if mart not in MARTS:
         raise ValueError(f"no suite for {mart!r}; marts with suites: {', '.join(MARTS)}")
+    manifest = manifest_path or default_manifest_path()
+    contract = mart_contract(mart, manifest)
+    if contract is None:
+        outcome = ExpectationOutcome(
+            f"the dbt manifest {manifest} has a contract for {mart}", False, None, []
+        )
+        return MartValidation(mart, schema, False, [outcome], None, time.perf_counter() - started)
     table = read_table(
         database_url, schema, mart, reference_schema=reference_schema, max_affinity=max_affinity
     )
     if table is None:
         outcome = ExpectationOutcome(f"table {schema}.{mart} exists", False, None, [])
         return MartValidation(mart, schema, False, [outcome], None, time.perf_counter() - started)
-    suite = build_suite(table)
+    suite = build_suite(table, contract)
     outcomes, docs = _run(
         Path(gx_home),
         f"{schema}.{mart}",

@@ -1,8 +1,9 @@
 """The GX suites that gate publication of the gold marts (expectations/), on a real PostgreSQL.
 
-Every mart gets a hand-made table in the schema `gold_candidate` (hand-written DDL with the
-columns of docs/metrics.md), consistent across marts so that the cross-mart reconciliations hold:
-the suite passes on those rows. Then hand-made bad rows are added, each breaking one rule
+Every mart gets a hand-made table in the schema `gold_candidate`, created with the columns and
+types of the mart's contract in the dbt manifest (the suites read the same contract), and
+hand-made rows, consistent across marts so that the cross-mart reconciliations hold: the suite
+passes on those rows. Then hand-made bad rows are added, each breaking one rule
 class, and the suite must fail with exactly the expected expectations, each naming its
 offending row in the sample. The PII check, the scan budget, Data Docs and the failure message
 are tested on the same database and GX project.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,8 +25,11 @@ import pytest
 
 from expectations import MARTS, MartValidation, validate_mart, validate_pii
 from expectations.checks import Check, Rule, gx_query
+from expectations.contract import load_contracts
 from expectations.pii import CONTENT_PATTERNS, NAME_PATTERN
+from expectations.runner import mart_contract
 from expectations.suites import build_suite
+from warehouse.dbt import prepare_manifest
 
 SCHEMA = "gold_candidate"
 PK = "primary key ({}) is unique"
@@ -95,7 +100,6 @@ def _rollup_insert(values: str) -> str:
 
 @dataclass(frozen=True)
 class Case:
-    ddl: str  # column definitions
     good: str  # VALUES tuples, or full statements when starting with "insert"/"with"
     breaks: str  # SQL statements that break the mart
     expected: dict[str, tuple[str, ...]]  # failed expectation -> markers found in its sample
@@ -104,9 +108,6 @@ class Case:
 
 CASES: dict[str, Case] = {
     "fct_bets_rollup": Case(
-        ddl="""granularity text, bucket_start timestamptz, brand_id text, region text,
-            provider_id text, game_id text, currency text, bets_settled bigint,
-            stake_minor bigint, win_minor bigint, ggr_minor bigint, rtp numeric, day date""",
         good=_rollup_insert(
             ",\n".join(
                 [
@@ -164,10 +165,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_revenue_daily": Case(
-        ddl="""day date, brand_id text, region text, currency text, stake_minor bigint,
-            win_minor bigint, ggr_minor bigint, bonus_cost_minor bigint, jackpot_minor bigint,
-            fees_minor bigint, ngr_minor bigint, rtp numeric, ggr_eur_minor bigint,
-            ngr_eur_minor bigint""",
         good="""
             ('2026-01-01', 'brand-1', 'EU', 'EUR', 1000, 900, 100, 10, 5, 1, 84, 0.9, 100, 84),
             ('2026-01-01', 'brand-1', 'EU', 'USD', 0, 0, 0, 0, 0, 0, 0, null, 0, 0),
@@ -203,9 +200,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_deposit_funnel_daily": Case(
-        ddl="""day date, brand_id text, region text, method text, intents bigint,
-            authorized bigint, captured bigint, credited bigint, authorized_rate numeric,
-            captured_rate numeric, credited_rate numeric""",
         good="""
             ('2026-01-01', 'brand-1', 'EU', 'card', 10, 8, 7, 6, 0.8, 0.7, 0.6),
             ('2026-01-01', 'brand-1', 'EU', 'pix', 1, 0, 0, 0, 0, 0, 0),
@@ -226,9 +220,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_latency_daily": Case(
-        ddl="""day date, brand_id text, settle_lag_p50_s double precision,
-            settle_lag_p95_s double precision, ingest_lag_p95_s double precision,
-            settle_lag_bets bigint, ingest_lag_events bigint""",
         good="""
             ('2026-01-01', 'brand-1', 1.5, 3.0, 0.8, 10, 20),
             ('2026-01-02', 'brand-1', null, null, 2.0, 0, 5),
@@ -249,7 +240,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_active_players_daily": Case(
-        ddl="day date, brand_id text, dau bigint, wau bigint, mau bigint",
         good="""
             ('2026-01-01', 'brand-1', 2, 2, 2), ('2026-01-02', 'brand-1', 1, 2, 2),
             ('2026-01-03', 'brand-1', 2, 3, 3), ('2026-01-01', 'brand-2', 0, 0, 0),
@@ -271,8 +261,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_retention": Case(
-        ddl="""cohort_type text, cohort_date date, brand_id text, day_offset integer,
-            cohort_size bigint, retained_players bigint, retention_rate numeric""",
         good="""
             ('registration', '2026-01-01', 'brand-1', 0, 4, 4, 1.0),
             ('registration', '2026-01-01', 'brand-1', 1, 4, 2, 0.5),
@@ -305,8 +293,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_ltv": Case(
-        ddl="""cohort_type text, cohort_date date, brand_id text, day_offset integer,
-            cohort_size bigint, cumulative_ngr_eur_minor bigint, ltv_eur_minor bigint""",
         # the cumulative NGR falls from offset 0 to 1: allowed (see the suite's docstring)
         good="""
             ('registration', '2026-01-01', 'brand-1', 0, 4, 1000, 250),
@@ -337,8 +323,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_sessions_daily": Case(
-        ddl="""day date, brand_id text, sessions_started bigint, sessions_completed bigint,
-            players bigint, total_session_seconds numeric, avg_session_seconds numeric""",
         good="""
             ('2026-01-01', 'brand-1', 3, 2, 2, 600, 300),
             ('2026-01-02', 'brand-1', 1, 0, 1, 0, null)""",
@@ -358,10 +342,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_economy_daily": Case(
-        ddl="""day date, brand_id text, new_players bigint, credits_earned bigint,
-            credits_spent bigint, gems_earned bigint, gems_spent bigint, gems_purchased bigint,
-            purchase_revenue_eur_minor bigint, dungeons_run bigint, crafts_completed bigint,
-            pvp_battles bigint, raid_battles bigint, market_sales bigint""",
         good="""
             ('2026-01-01', 'brand-1', 3, 100, 40, 10, 5, 20, 499, 2, 1, 4, 0, 1),
             ('2026-01-02', 'brand-1', 0, 0, 0, 0, 0, 0, null, 0, 0, 0, 0, 0)""",
@@ -378,9 +358,6 @@ CASES: dict[str, Case] = {
     # points: p1 awarded on g1/t1 at 10:00, 10:10, 10:40 (5 points; minutes 10, 0, 20) and on
     # g1/t2 at 11:00 (2 points; 4 minutes); p2 on g1/t1 at 10:05 (3 points; 0 minutes)
     "fct_points_user_task": Case(
-        ddl="""brand_id text, game_id text, task_id text, player_id text, awards bigint,
-            total_points bigint, first_award_at timestamptz, last_award_at timestamptz,
-            avg_seconds_between_awards numeric, last_window_seconds numeric""",
         good="""
             ('brand-1', 'g1', 't1', 'p1', 3, 15, '2026-01-01 10:00+00', '2026-01-01 10:40+00',
              1200, 1800),
@@ -411,8 +388,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_points_task": Case(
-        ddl="""brand_id text, game_id text, task_id text, awards bigint, players bigint,
-            total_points bigint, avg_seconds_between_awards numeric""",
         good="""('brand-1', 'g1', 't1', 4, 2, 18, 800), ('brand-1', 'g1', 't2', 1, 1, 2, -1)""",
         breaks=f"""
             update {SCHEMA}.fct_points_task set players = 3, avg_seconds_between_awards = 700
@@ -434,8 +409,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_points_user_game": Case(
-        ddl="""brand_id text, game_id text, player_id text, awards bigint,
-            total_points bigint, avg_minutes numeric""",
         good="""('brand-1', 'g1', 'p1', 4, 17, 34.0 / 3), ('brand-1', 'g1', 'p2', 1, 3, null)""",
         breaks=f"""
             update {SCHEMA}.fct_points_user_game set awards = 5 where player_id = 'p1';
@@ -450,8 +423,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_points_game": Case(
-        ddl="""brand_id text, game_id text, awards bigint, players bigint, total_points bigint,
-            avg_minutes numeric""",
         good="('brand-1', 'g1', 5, 2, 20, 34.0 / 3)",
         breaks=f"""
             update {SCHEMA}.fct_points_game set avg_minutes = 12, players = 6;
@@ -468,51 +439,50 @@ CASES: dict[str, Case] = {
     # affinity: dev-1 (player p1) chats (+3), is admin-adjusted to level 1, gets a gift, decays,
     # meets an unknown rule, then is adjusted to the maximum (level 5); dev-2 is unbound
     "fct_affinity_ledger": Case(
-        ddl="""event_id text, occurred_at timestamptz, brand_id text, player_id text,
-            device_id text, rule_key text, source text, outcome text,
-            requested_change bigint, applied_change integer, before_value integer,
-            after_value integer, old_level integer, new_level integer, event_type text,
-            admin_reason text""",
         good="""
             ('e1', '2026-01-01 01:00+00', 'brand-1', 'p1', 'dev-1', 'chat', 'app', 'applied',
-             3, 3, 0, 3, 0, 0, 'affinity.triggered', null),
+             3, 3, 0, 3, 0, 0, 'affinity.triggered', '2026-01-01', null, null),
             ('e2', '2026-01-01 01:00:30+00', 'brand-1', 'p1', 'dev-1', 'chat', 'app',
-             'noop_cooldown', 3, 0, 3, 3, 0, 0, 'affinity.triggered', null),
+             'noop_cooldown', 3, 0, 3, 3, 0, 0, 'affinity.triggered', '2026-01-01', null, null),
             ('e3', '2026-01-01 02:00+00', 'brand-1', 'p1', 'dev-1', 'admin', null, 'applied',
-             200, 200, 3, 203, 0, 1, 'affinity.admin_adjust',
+             200, 200, 3, 203, 0, 1, 'affinity.admin_adjust', '2026-01-01', 'op-1',
              'goodwill after outage 2026-01-01T01:59:00+08:00, ticket '
              || '5f0c1e9a-3b7d-4c1a-9e2f-123456789012, client 1.0.0'),
             ('e4', '2026-01-01 03:00+00', 'brand-1', 'p1', 'dev-1', 'gift', 'shop', 'applied',
-             10, 10, 203, 213, 1, 1, 'affinity.triggered', null),
+             10, 10, 203, 213, 1, 1, 'affinity.triggered', '2026-01-01', null, null),
             ('e5', '2026-01-01 04:00+00', 'brand-1', 'p1', 'dev-1', 'decay', 'cron', 'applied',
-             -5, -5, 213, 208, 1, 1, 'affinity.triggered', null),
+             -5, -5, 213, 208, 1, 1, 'affinity.triggered', '2026-01-01', null, null),
             ('e6', '2026-01-01 05:00+00', 'brand-1', 'p1', 'dev-1', 'dance', 'app',
-             'noop_no_rule', 2, 0, 208, 208, 1, 1, 'affinity.triggered', null),
+             'noop_no_rule', 2, 0, 208, 208, 1, 1, 'affinity.triggered', '2026-01-01', null,
+             null),
             ('e7', '2026-01-01 06:00+00', 'brand-1', 'p1', 'dev-1', 'admin', null, 'applied',
-             900, 792, 208, 1000, 1, 5, 'affinity.admin_adjust', 'event prize 10:00:00'),
+             900, 792, 208, 1000, 1, 5, 'affinity.admin_adjust', '2026-01-01', 'op-1',
+             'event prize 10:00:00'),
             ('e8', '2026-01-01 01:00+00', 'brand-1', 'p2', 'dev-2', 'play', 'app',
-             'noop_device_unbound', 4, 0, 0, 0, 0, 0, 'affinity.triggered', null)""",
+             'noop_device_unbound', 4, 0, 0, 0, 0, 0, 'affinity.triggered', '2026-01-01', null,
+             null)""",
         breaks=f"""insert into {SCHEMA}.fct_affinity_ledger values
             ('bad-chain', '2026-01-01 07:00+00', 'brand-1', 'p2', 'dev-2', 'chat', 'app',
-             'applied', 3, 3, 10, 13, 0, 0, 'affinity.triggered', null),
+             'applied', 3, 3, 10, 13, 0, 0, 'affinity.triggered', '2026-01-01', null, null),
             ('bad-range', '2026-01-01 08:00+00', 'brand-1', 'p4', 'dev-4', 'admin', null,
-             'applied', 2000, 1500, 0, 1500, 0, 5, 'affinity.admin_adjust', null),
+             'applied', 2000, 1500, 0, 1500, 0, 5, 'affinity.admin_adjust', '2026-01-01', 'op-1',
+             null),
             ('bad-noop', '2026-01-01 08:00+00', 'brand-1', 'p5', 'dev-5', 'chat', 'app',
-             'noop_cooldown', 3, 3, 0, 3, 0, 0, 'affinity.triggered', null),
+             'noop_cooldown', 3, 3, 0, 3, 0, 0, 'affinity.triggered', '2026-01-01', null, null),
             ('bad-cap-1', '2026-01-02 01:00+00', 'brand-1', 'p6', 'dev-6', 'gift', 'shop',
-             'applied', 10, 10, 0, 10, 0, 0, 'affinity.triggered', null),
+             'applied', 10, 10, 0, 10, 0, 0, 'affinity.triggered', '2026-01-02', null, null),
             ('bad-cap-2', '2026-01-02 02:00+00', 'brand-1', 'p6', 'dev-6', 'gift', 'shop',
-             'applied', 10, 10, 10, 20, 0, 0, 'affinity.triggered', null),
+             'applied', 10, 10, 10, 20, 0, 0, 'affinity.triggered', '2026-01-02', null, null),
             ('bad-cap-3', '2026-01-02 03:00+00', 'brand-1', 'p6', 'dev-6', 'gift', 'shop',
-             'applied', 10, 10, 20, 30, 0, 0, 'affinity.triggered', null),
+             'applied', 10, 10, 20, 30, 0, 0, 'affinity.triggered', '2026-01-02', null, null),
             ('bad-cap-4', '2026-01-02 04:00+00', 'brand-1', 'p6', 'dev-6', 'gift', 'shop',
-             'applied', 10, 10, 30, 40, 0, 0, 'affinity.triggered', null),
+             'applied', 10, 10, 30, 40, 0, 0, 'affinity.triggered', '2026-01-02', null, null),
             ('e6', '2026-01-01 09:00+00', 'brand-1', 'p7', 'dev-7', 'dance', 'app',
-             'noop_no_rule', 2, 0, 0, 0, 0, 0, 'affinity.triggered', null),
+             'noop_no_rule', 2, 0, 0, 0, 0, 0, 'affinity.triggered', '2026-01-01', null, null),
             ('bad-level', '2026-01-01 09:00+00', 'brand-1', 'p8', 'dev-8', 'chat', 'app',
-             'applied', 3, 3, 0, 3, 0, 1, 'affinity.triggered', null),
+             'applied', 3, 3, 0, 3, 0, 1, 'affinity.triggered', '2026-01-01', null, null),
             ('bad-outcome', '2026-01-01 09:00+00', 'brand-1', 'p9', 'dev-9', 'chat', 'app',
-             'noop_magic', 3, 0, 0, 0, 0, 0, 'affinity.triggered', null);""",
+             'noop_magic', 3, 0, 0, 0, 0, 0, 'affinity.triggered', '2026-01-01', null, null);""",
         expected={
             "per device, before_value = the previous row's after_value (0 for its first row)": (
                 "bad-chain",
@@ -529,16 +499,14 @@ CASES: dict[str, Case] = {
         },
     ),
     "dim_affinity_device": Case(
-        ddl="""brand_id text, player_id text, device_id text, favorability integer,
-            level integer, last_applied_at timestamptz, max_level_reached integer""",
         good="""
-            ('brand-1', 'p1', 'dev-1', 1000, 5, '2026-01-01 06:00+00', 5),
-            ('brand-1', 'p2', 'dev-2', 0, 0, null, 0),
-            ('brand-1', 'p3', 'dev-3', 0, 0, null, 0)""",
+            ('brand-1', 'p1', 'dev-1', 1000, 5, '2026-01-01 06:00+00', true, 5),
+            ('brand-1', 'p2', 'dev-2', 0, 0, null, false, 0),
+            ('brand-1', 'p3', 'dev-3', 0, 0, null, true, 0)""",
         breaks=f"""
             insert into {SCHEMA}.dim_affinity_device values
-            ('brand-1', 'p9', 'bad-fav', 1200, 5, '2026-01-01 07:00+00', 5),
-            ('brand-1', null, 'bad-zero', 5, 0, null, 0);
+            ('brand-1', 'p9', 'bad-fav', 1200, 5, '2026-01-01 07:00+00', true, 5),
+            ('brand-1', null, 'bad-zero', 5, 0, null, false, 0);
             update {SCHEMA}.dim_affinity_device set favorability = 990, level = 4
             where device_id = 'dev-1';
             delete from {SCHEMA}.dim_affinity_device where device_id = 'dev-2';""",
@@ -550,8 +518,6 @@ CASES: dict[str, Case] = {
         },
     ),
     "fct_affinity_rewards": Case(
-        ddl="""brand_id text, player_id text, device_id text, level integer,
-            reward_code text, quantity integer, granted_at timestamptz, event_id text""",
         good="""
             ('brand-1', 'p1', 'dev-1', 1, 'coins', 100, '2026-01-01 02:00+00', 'e3'),
             ('brand-1', 'p1', 'dev-1', 2, 'coins', 200, '2026-01-01 06:00+00', 'e7'),
@@ -614,6 +580,13 @@ insert into reference.affinity_level_rewards values (1, 'coins', 100), (2, 'coin
 """
 
 
+def ddl(mart: str) -> str:
+    """The mart's column definitions, from its contract in the dbt manifest."""
+    contract = mart_contract(mart)  # the manifest of the `manifest` fixture
+    assert contract is not None, f"no contract for {mart} in the dbt manifest"
+    return contract.ddl()
+
+
 def build_mart(url: str, mart: str) -> None:
     case = CASES[mart]
     good = case.good.strip()
@@ -622,12 +595,19 @@ def build_mart(url: str, mart: str) -> None:
     )
     execute(
         url,
-        f"drop table if exists {SCHEMA}.{mart};create table {SCHEMA}.{mart} ({case.ddl}); {insert}",
+        f"drop table if exists {SCHEMA}.{mart};"
+        f"create table {SCHEMA}.{mart} ({ddl(mart)}); {insert}",
     )
 
 
 @pytest.fixture(scope="module")
-def gold(module_warehouse_url: str) -> str:
+def manifest(module_warehouse_url: str) -> Path:
+    """The dbt manifest of the project as it is (the suites and the tables read it)."""
+    return prepare_manifest(module_warehouse_url)
+
+
+@pytest.fixture(scope="module")
+def gold(module_warehouse_url: str, manifest: Path) -> str:
     """The test database with the reference seeds and every mart in `gold_candidate`."""
     execute(module_warehouse_url, REFERENCE + f"create schema {SCHEMA};")
     for mart in CASES:
@@ -648,9 +628,95 @@ def failed(validation: MartValidation) -> dict[str, str]:
 # --- the suites -------------------------------------------------------------------------------
 
 
-def test_every_gold_mart_has_a_suite_and_a_test_case() -> None:
+def test_every_gold_mart_has_a_suite_and_a_test_case(manifest: Path) -> None:
     assert set(MARTS) == set(CASES)
     assert len(MARTS) == 16
+    assert set(load_contracts(manifest)) == set(MARTS)  # the gold models of the dbt project
+
+
+def test_the_contract_is_read_from_the_dbt_manifest(manifest: Path) -> None:
+    contracts = load_contracts(manifest)
+    # stated in dbt_project/models/gold/*/_*.yml
+    ledger = contracts["fct_affinity_ledger"]
+    assert ledger.domain == "affinity"
+    assert ledger.grain == ("event_id",)  # a `unique` data test
+    assert ledger.accepted_values == (
+        (
+            "outcome",
+            (
+                "applied",
+                "noop_no_rule",
+                "noop_cooldown",
+                "noop_device_unbound",
+                "noop_value_boundary",
+                "noop_rule_daily_cap",
+                "noop_global_daily_cap",
+            ),
+        ),
+    )
+    revenue = contracts["fct_revenue_daily"]
+    assert revenue.grain == ("day", "brand_id", "region", "currency")  # unique_combination
+    # every column but rtp and the EUR amounts (NULL without an FX rate)
+    assert revenue.not_null == (
+        "day",
+        "brand_id",
+        "region",
+        "currency",
+        "stake_minor",
+        "win_minor",
+        "ggr_minor",
+        "bonus_cost_minor",
+        "jackpot_minor",
+        "fees_minor",
+        "ngr_minor",
+    )
+    assert revenue.column_names[:5] == ("day", "brand_id", "region", "currency", "stake_minor")
+    latency = contracts["fct_latency_daily"]
+    assert latency.integer_columns == ("settle_lag_bets", "ingest_lag_events")
+    assert dict(latency.columns)["settle_lag_p50_s"] == "double precision"
+    assert "settle_lag_p50_s double precision" in latency.ddl()
+
+
+def test_the_suite_follows_a_changed_contract(
+    gold: str, gx_home: Path, manifest: Path, tmp_path: Path
+) -> None:
+    """A not-null constraint, a check constraint, a column and a grain changed in the manifest
+    change the suite."""
+    document = json.loads(manifest.read_text())
+    node = document["nodes"]["model.gaming_dwh.fct_sessions_daily"]
+    node["columns"]["avg_session_seconds"]["constraints"] = [{"type": "not_null"}]
+    node["constraints"] = [
+        {"type": "check", "name": "Started_LE_players", "expression": "sessions_started <= players"}
+    ]
+    node["columns"]["max_session_seconds"] = {"name": "max_session_seconds", "data_type": "bigint"}
+    test = next(
+        n
+        for n in document["nodes"].values()
+        if n.get("attached_node") == node["unique_id"]
+        and n.get("test_metadata", {}).get("name") == "unique_combination"
+    )
+    test["test_metadata"]["kwargs"]["columns"] = ["brand_id"]
+    changed = tmp_path / "manifest.json"
+    changed.write_text(json.dumps(document))
+
+    validation = validate_mart(
+        gold, "fct_sessions_daily", schema=SCHEMA, gx_home=gx_home, manifest_path=changed
+    )
+    failures = failed(validation)
+    # the good rows: 2026-01-02 has no completed session (avg NULL); brand-1 has two days;
+    # 2026-01-01 has 3 sessions started by 2 players; a missing column has no type to check
+    assert set(failures) == {
+        "avg_session_seconds is not null",
+        "sessions_started <= players (Started_LE_players)",
+        "primary key (brand_id) is unique",
+        next(name for name in failures if name.startswith("contract columns present")),
+    }, validation.failure_message()
+    assert "2026-01-02" in failures["avg_session_seconds is not null"]
+    started = failures["sessions_started <= players (Started_LE_players)"]
+    assert "2026-01-01" in started and "2026-01-02" not in started
+    assert '"rows_with_this_key": 2' in failures["primary key (brand_id) is unique"]
+    contract = next(name for name in failures if name.startswith("contract columns present"))
+    assert '"missing_column": "max_session_seconds"' in failures[contract]
 
 
 @pytest.mark.parametrize("mart", list(CASES))
@@ -721,10 +787,23 @@ def test_a_non_integer_money_column_fails_its_type_expectation(gold: str, gx_hom
     assert set(failed(validation)) == {"fees_minor has an integer type"}
 
 
-def test_a_missing_mart_fails_without_error(gold: str, gx_home: Path) -> None:
+def test_a_missing_mart_fails_without_error(
+    gold: str, gx_home: Path, manifest: Path, tmp_path: Path
+) -> None:
     validation = validate_mart(gold, "fct_ltv", schema="no_such_schema", gx_home=gx_home)
     assert not validation.success
     assert [o.expectation for o in validation.outcomes] == ["table no_such_schema.fct_ltv exists"]
+    # a mart the dbt project no longer declares: no contract, no suite
+    document = json.loads(manifest.read_text())
+    del document["nodes"]["model.gaming_dwh.fct_ltv"]
+    (tmp_path / "manifest.json").write_text(json.dumps(document))
+    orphan = validate_mart(
+        gold, "fct_ltv", schema=SCHEMA, gx_home=gx_home, manifest_path=tmp_path / "manifest.json"
+    )
+    assert not orphan.success
+    assert [o.expectation for o in orphan.outcomes] == [
+        f"the dbt manifest {tmp_path / 'manifest.json'} has a contract for fct_ltv"
+    ]
     with pytest.raises(ValueError, match="no suite"):
         validate_mart(gold, "fct_nothing", schema=SCHEMA, gx_home=gx_home)
 
@@ -734,8 +813,8 @@ def test_a_failing_query_fails_its_rules_and_spares_the_others(
 ) -> None:
     import expectations.runner as runner
 
-    def with_a_broken_check(table):  # type: ignore[no-untyped-def]
-        suite = build_suite(table)
+    def with_a_broken_check(table, contract):  # type: ignore[no-untyped-def]
+        suite = build_suite(table, contract)
         broken = Check(
             "broken",
             "broken",
@@ -791,6 +870,8 @@ def test_each_validation_has_its_data_docs_page_under_gx_home(gold: str, gx_home
     assert "credits_spent &gt;= 0" in page or "credits_spent >= 0" in page
     index = gx_home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert index.is_file()
+    # the URL reaches GX through its runtime environment, not through this process's
+    assert not any(name.startswith("DWH_GX_URL_") for name in os.environ)
     # the database password never lands in the GX project files
     password = psycopg.conninfo.conninfo_to_dict(gold).get("password")
     if password:
@@ -1120,14 +1201,16 @@ MILLION: dict[str, str] = {
             case when k % 4 = 3 then null else 'app' end, 'applied',
             case when k % 4 = 3 then -9 else 3 end, case when k % 4 = 3 then -9 else 3 end,
             3 * (k % 4), case when k % 4 = 3 then 0 else 3 * (k % 4) + 3 end, 0, 0,
-            case when k % 4 = 3 then 'affinity.admin_adjust' else 'affinity.triggered' end, null
+            case when k % 4 = 3 then 'affinity.admin_adjust' else 'affinity.triggered' end,
+            ((timestamptz '2026-01-01 00:00+00' + make_interval(hours => 6 * k))
+                at time zone 'Asia/Shanghai')::date
         from generate_series(1, 10000) as d, generate_series(0, 99) as k""",
     "dim_affinity_device": """
         insert into {t}
         select 'brand-1', 'p' || i, 'dev-' || i, f,
             case when f >= 1000 then 5 when f >= 700 then 4 when f >= 450 then 3
                  when f >= 250 then 2 when f >= 100 then 1 else 0 end,
-            timestamptz '2026-01-01 00:00+00', 5
+            timestamptz '2026-01-01 00:00+00', true, 5
         from generate_series(1, 1000000) as i, lateral (select 1 + i % 1000 as f) as v""",
     "fct_affinity_rewards": """
         insert into {t}
@@ -1149,7 +1232,7 @@ def test_validation_time_on_a_million_rows(
     execute(
         gold,
         f"drop schema if exists {schema} cascade; create schema {schema};"
-        f"create table {table} ({CASES[mart].ddl});"
+        f"create table {table} ({ddl(mart)});"
         + MILLION[mart].format(t=table)
         + f"; analyze {table};",
     )
