@@ -22,18 +22,6 @@
 
 with
 
-bets as (
-
-    select * from {{ ref('int_bets') }}
-
-),
-
-revenue_events as (
-
-    select * from {{ ref('int_revenue_events') }}
-
-),
-
 fx as (
 
     select * from {{ ref('int_fx_rates_daily') }}
@@ -43,58 +31,15 @@ fx as (
 {% if is_incremental() %}
 touched_days as (
 
-    -- reads its relations itself: a CTE referenced twice would be materialized in full (and
-    -- its indexes lost)
-    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
-
-    union
-
-    select distinct event_date
-    from {{ ref('int_revenue_events') }}
-    where batch_id > {{ batch_watermark() }}
-
-    union
-
-    -- a backfill range or the daily sweep (macros/forced_days.sql)
-    select forced_day from ({{ forced_days() }}) as forced
+    {{ revenue_touched_days() }}
 
 ),
 {% endif %}
 
 facts as (
 
-    select
-        settled_date as day,
-        brand_id,
-        region,
-        currency,
-        stake_minor,
-        win_minor,
-        0 as bonus_cost_minor,
-        0 as jackpot_minor,
-        0 as fee_minor
-    from bets
-    where settled_at is not null
-        {% if is_incremental() %}
-        and settled_date in (select day from touched_days)
-        {% endif %}
-
-    union all
-
-    select
-        event_date,
-        brand_id,
-        region,
-        currency,
-        0,
-        0,
-        bonus_cost_minor,
-        jackpot_minor,
-        fee_minor
-    from revenue_events
-    {% if is_incremental() %}
-    where event_date in (select day from touched_days)
-    {% endif %}
+    -- macros/revenue_facts.sql: each bet once (its last settlement), and the other facts
+    {{ revenue_facts(['brand_id', 'region', 'currency']) }}
 
 ),
 

@@ -25,73 +25,18 @@
 
 with
 
-bets as (
-
-    select * from {{ ref('int_bets') }}
-
-),
-
-revenue_events as (
-
-    select * from {{ ref('int_revenue_events') }}
-
-),
-
 {% if is_incremental() %}
 touched_days as (
 
-    -- reads its relations itself: a CTE referenced twice would be materialized in full
-    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
-
-    union
-
-    select distinct event_date
-    from {{ ref('int_revenue_events') }}
-    where batch_id > {{ batch_watermark() }}
-
-    union
-
-    select forced_day from ({{ forced_days('revenue_date') }}) as forced
+    {{ revenue_touched_days('revenue_date') }}
 
 ),
 {% endif %}
 
 facts as (
 
-    select
-        brand_id,
-        player_id,
-        settled_date as revenue_date,
-        currency,
-        stake_minor,
-        win_minor,
-        0 as bonus_cost_minor,
-        0 as jackpot_minor,
-        0 as fee_minor,
-        batch_id
-    from bets
-    where settled_at is not null
-        {% if is_incremental() %}
-        and settled_date in (select day from touched_days)
-        {% endif %}
-
-    union all
-
-    select
-        brand_id,
-        player_id,
-        event_date,
-        currency,
-        0,
-        0,
-        bonus_cost_minor,
-        jackpot_minor,
-        fee_minor,
-        batch_id
-    from revenue_events
-    {% if is_incremental() %}
-    where event_date in (select day from touched_days)
-    {% endif %}
+    -- macros/revenue_facts.sql: each bet once (its last settlement), and the other facts
+    {{ revenue_facts(['brand_id', 'player_id', 'currency', 'batch_id']) }}
 
 ),
 
@@ -100,7 +45,7 @@ final as (
     select
         brand_id,
         player_id,
-        revenue_date,
+        day as revenue_date,
         currency,
         sum(stake_minor)::bigint as stake_minor,
         sum(win_minor)::bigint as win_minor,
@@ -109,7 +54,7 @@ final as (
         sum(fee_minor)::bigint as fees_minor,
         max(batch_id) as batch_id
     from facts
-    group by brand_id, player_id, revenue_date, currency
+    group by brand_id, player_id, day, currency
 
 )
 
