@@ -16,6 +16,20 @@ ROLLUP_SLICE = ("brand_id", "region", "provider_id", "game_id", "currency")
 ROLLUP_MEASURES = ("bets_settled", "stake_minor", "win_minor", "ggr_minor")
 
 
+def rtp_rules() -> list[Rule]:
+    """RTP as both revenue marts define it (macro rtp): win / stake, NULL when stake is 0."""
+    return [
+        *ratio(
+            "rtp_is_win_over_stake",
+            "rtp = win_minor / stake_minor",
+            "rtp",
+            "win_minor",
+            "stake_minor",
+        ),
+        at_least("rtp", 0),
+    ]
+
+
 def _rollup_consistency_query() -> str:
     dims = ", ".join(ROLLUP_SLICE)
     sums = ",\n        ".join(
@@ -83,14 +97,7 @@ def fct_bets_rollup(b: Builder) -> None:
         at_least("bets_settled", 1, "bets_settled >= 1 (a row exists only for settled bets)"),
         counts_non_negative("stake_minor", "win_minor"),
         equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
-        ratio(
-            "rtp_is_win_over_stake",
-            "rtp = win_minor / stake_minor",
-            "rtp",
-            "win_minor",
-            "stake_minor",
-        ),
-        at_least("rtp", 0),
+        rtp_rules(),
         holds(
             "day_is_utc_day_of_bucket",
             "day = the UTC date of bucket_start",
@@ -127,14 +134,7 @@ def fct_revenue_daily(b: Builder) -> None:
         equals(
             "ngr_formula", "ngr_minor", "ggr_minor - bonus_cost_minor - jackpot_minor - fees_minor"
         ),
-        ratio(
-            "rtp_is_win_over_stake",
-            "rtp = win_minor / stake_minor",
-            "rtp",
-            "win_minor",
-            "stake_minor",
-        ),
-        at_least("rtp", 0),
+        rtp_rules(),
         holds(
             "eur_columns_null_together",
             "ggr_eur_minor and ngr_eur_minor are NULL together",
