@@ -188,3 +188,104 @@ def test_cli_creates_a_brand_reader_that_can_log_in(published: str) -> None:
             "select brand_id, player_id from gold.fct_demo_players order by 2"
         ).fetchall()
     assert rows == [("brand-2", "p_2"), ("brand-2", "p_3")]
+
+
+def _primary_key(url: str, table: str) -> list[tuple[object, ...]]:
+    return query(
+        url,
+        "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
+        "and a.attnum = any(i.indkey) where i.indrelid = %s::regclass and i.indisprimary "
+        "order by array_position(i.indkey::int2[], a.attnum)",
+        [table],
+    )
+
+
+def test_a_gold_table_published_without_a_key_gets_it_and_keeps_it(published: str) -> None:
+    # `published` is what gold looked like before publication set keys: no primary key
+    assert _primary_key(published, "gold.fct_demo_players") == []
+    keys = {"fct_demo_players": ("player_id", "brand_id")}
+    with psycopg.connect(published) as conn:
+        publish(conn, MARTS, run_id="run-2", keys=keys)
+    assert _primary_key(published, "gold.fct_demo_players") == [("player_id",), ("brand_id",)]
+    candidate(published, [("brand-1", 5)], [("brand-1", "p_7"), ("brand-1", "p_8")])
+    with psycopg.connect(published) as conn:
+        publish(conn, MARTS, run_id="run-3", keys=keys)  # same shape: refilled in place
+    assert _primary_key(published, "gold.fct_demo_players") == [("player_id",), ("brand_id",)]
+    assert sorted(query(published, "select player_id from gold.fct_demo_players")) == [
+        ("p_7",),
+        ("p_8",),
+    ]
+    # the rebuilt table is still secured: a bi_reader reads it, RLS is on
+    assert query(
+        published,
+        "select relrowsecurity, has_table_privilege('bi_reader', oid, 'select') "
+        "from pg_class where oid = 'gold.fct_demo_players'::regclass",
+    ) == [(True, True)]
+
+
+def test_a_grain_that_is_not_unique_fails_the_whole_publication(published: str) -> None:
+    candidate(published, [("brand-1", 1)], [("brand-1", "p_1"), ("brand-1", "p_1")])
+    with psycopg.connect(published) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        publish(conn, MARTS, run_id="run-2", keys={"fct_demo_players": ("brand_id", "player_id")})
+    # nothing of the attempt is in gold: the previous publication, rows and shape
+    assert sorted(query(published, "select * from gold.fct_demo_revenue")) == [
+        ("brand-1", 100),
+        ("brand-2", 200),
+    ]
+    assert _primary_key(published, "gold.fct_demo_players") == []
+
+
+def test_comments_follow_the_candidates_into_gold(published: str) -> None:
+    def comments() -> list[tuple[object, ...]]:
+        return query(
+            published,
+            "select obj_description('gold.fct_demo_revenue'::regclass, 'pg_class'), "
+            "col_description('gold.fct_demo_revenue'::regclass, 2)",
+        )
+
+    with psycopg.connect(published) as conn:
+        conn.execute("comment on table gold_candidate.fct_demo_revenue is 'Revenue, per brand.'")
+        conn.execute("comment on column gold_candidate.fct_demo_revenue.ggr_minor is 'GGR.'")
+        publish(conn, MARTS, run_id="run-2")  # same shape: refilled in place
+    assert comments() == [("Revenue, per brand.", "GGR.")]
+    with psycopg.connect(published) as conn:
+        conn.execute(
+            "comment on column gold_candidate.fct_demo_revenue.ggr_minor is 'Stake - win.'"
+        )
+        publish(conn, MARTS, run_id="run-3")
+    assert comments() == [("Revenue, per brand.", "Stake - win.")]
+
+
+def test_every_publication_analyzes_what_it_published(published: str) -> None:
+    def estimate() -> list[tuple[object, ...]]:
+        return query(
+            published,
+            "select reltuples from pg_class where oid = 'gold.fct_demo_players'::regclass",
+        )
+
+    assert estimate() == [(3.0,)]  # the fixture's publication: 3 players
+    candidate(published, [], [("brand-1", f"p_{n}") for n in range(7)])
+    with psycopg.connect(published) as conn:
+        publish(conn, MARTS, run_id="run-2")
+    assert estimate() == [(7.0,)]
+
+
+def test_a_refill_in_place_changes_the_rows_that_differ_and_still_checks_the_grain(
+    published: str,
+) -> None:
+    keys = {"fct_demo_players": ("brand_id", "player_id")}
+    with psycopg.connect(published) as conn:
+        publish(conn, MARTS, run_id="run-2", keys=keys)  # the key is added: the table is rebuilt
+    # p_1 stays, p_2 goes, p_4 comes: the result equals the candidate
+    candidate(published, [("brand-1", 1)], [("brand-1", "p_1"), ("brand-2", "p_4")])
+    with psycopg.connect(published) as conn:
+        publish(conn, MARTS, run_id="run-3", keys=keys)
+    assert sorted(query(published, "select * from gold.fct_demo_players")) == [
+        ("brand-1", "p_1"),
+        ("brand-2", "p_4"),
+    ]
+    # a candidate with a duplicate of its grain is refused, even for a row gold already has
+    candidate(published, [("brand-1", 1)], [("brand-1", "p_1"), ("brand-1", "p_1")])
+    with psycopg.connect(published) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        publish(conn, MARTS, run_id="run-4", keys=keys)
+    assert query(published, "select count(*) from gold.fct_demo_players") == [(2,)]

@@ -4,7 +4,8 @@ dbt builds gold models into `gold_candidate`. One blocking check per candidate m
 Great Expectations suite (and the PII scan of the candidate schema); if any fails, the run
 fails, `publish_gold` does not run, the previous `gold` stays as it was, and the attempt is
 recorded in `audit.publications`. Otherwise `publish_gold` copies every mart into `gold` in
-one transaction (warehouse/publish.py).
+one transaction (warehouse/publish.py), each with its grain as primary key, the dashboard
+indexes, the dbt descriptions as comments and fresh statistics.
 
 Dagster lets a blocking check that emits no result through ("... will proceed without gating
 on it"). Publication does not: before copying anything, `publish_gold` reads this run's events
@@ -19,12 +20,13 @@ imported. The SQL is warehouse/publish.py's.
 """
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
+from orchestration.marts import gold_grains
 from orchestration.resources import WarehouseResource
 from warehouse import schemas
 from warehouse.publish import gold_lag, publish, record_blocked
@@ -55,13 +57,17 @@ class PublicationDefinitions:
     gold_freshness: dg.AssetChecksDefinition
 
 
-def build_publication(marts: Sequence[str]) -> PublicationDefinitions:
+def build_publication(
+    marts: Sequence[str], keys: Mapping[str, Sequence[str]] | None = None
+) -> PublicationDefinitions:
     """The GX check of the candidates, the publication to gold and gold's freshness check,
-    for these marts (the manifest's gold models, orchestration/marts.py)."""
+    for these marts (the manifest's gold models, orchestration/marts.py). `keys`: each mart's
+    primary key in gold, by default its grain in the manifest."""
     marts = tuple(marts)
+    grains = gold_grains() if keys is None else keys
     return PublicationDefinitions(
         validate_gold_candidates=_validation(marts),
-        publish_gold=_publication(marts),
+        publish_gold=_publication(marts, {m: tuple(grains[m]) for m in marts if m in grains}),
         gold_freshness=_freshness(marts),
     )
 
@@ -154,7 +160,9 @@ def _validate(
     yield from checks
 
 
-def _publication(marts: tuple[str, ...]) -> dg.AssetsDefinition:
+def _publication(
+    marts: tuple[str, ...], keys: Mapping[str, tuple[str, ...]]
+) -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
@@ -171,13 +179,16 @@ def _publication(marts: tuple[str, ...]) -> dg.AssetsDefinition:
     def publish_gold(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
-        yield from _publish(context, warehouse, marts)
+        yield from _publish(context, warehouse, marts, keys)
 
     return publish_gold
 
 
 def _publish(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, marts: tuple[str, ...]
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    marts: tuple[str, ...],
+    keys: Mapping[str, tuple[str, ...]],
 ) -> Iterator[dg.MaterializeResult]:
     unmet = unmet_blocking_checks(context, marts)
     if unmet:
@@ -195,7 +206,7 @@ def _publish(
         raise dg.Failure(description=message, allow_retries=False)
     started = time.perf_counter()
     with warehouse.connect() as conn:
-        publication = publish(conn, marts, run_id=context.run_id)
+        publication = publish(conn, marts, run_id=context.run_id, keys=keys)
     seconds = time.perf_counter() - started
     context.log.info(
         f"published {len(marts)} marts as publication "
