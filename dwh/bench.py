@@ -3,7 +3,8 @@
 1. generate N events (cached under DWH_HOME/bench), and 1% more for an incremental run;
 2. landing: lines/s;
 3. the `warehouse` job on the landed data, per stage (dbt, checks, publication) and in total;
-4. the job again after landing the 1% more events (the incremental run);
+4. the job again after landing the 1% more events (the incremental run), and once more with
+   nothing new (the no-op run: it decides so before dbt starts, and publishes nothing);
 5. dashboard query latency, p50/p95 over repeated runs;
 6. the floor on the same data: plain COPY of the lines, one DISTINCT ON dedup, one GROUP BY
    rollup; and the ratio of the full job (landing to publication) to that floor;
@@ -83,6 +84,8 @@ class BenchResult:
     incremental_job_stages: dict[str, float] = field(default_factory=dict)
     incremental_seconds: float = 0.0
     incremental_share_of_full: float = 0.0
+    noop_seconds: float = 0.0
+    noop_share_of_full: float = 0.0
     queries: dict[str, dict[str, float]] = field(default_factory=dict)
     floor: dict[str, float] = field(default_factory=dict)
     floor_seconds: float = 0.0
@@ -177,6 +180,20 @@ def _run_job(url: str, full_refresh: bool = False) -> tuple[dict[str, float], fl
     if not report.success:
         raise RuntimeError(f"the warehouse job failed: {report.failure}")
     return {s.name: round(s.seconds, 2) for s in report.steps}, seconds
+
+
+def _run_noop(url: str) -> float:
+    """The job with nothing new since the last publication: seconds until it said so."""
+    from dwh.runner import run_warehouse_job
+
+    report, seconds = _timed(
+        lambda: run_warehouse_job(
+            url=url, ephemeral_instance=True, landing_dir=Path("/nonexistent-bench-landing")
+        )
+    )
+    if not report.success or report.noop is None:
+        raise RuntimeError(f"the run with nothing new was not a no-op: {report.failure}")
+    return seconds
 
 
 def _queries(url: str, repeats: int) -> dict[str, dict[str, float]]:
@@ -331,6 +348,10 @@ def run_bench(
     result.incremental_seconds = round(result.incremental_landing_seconds + job_seconds, 2)
     result.incremental_share_of_full = round(result.incremental_seconds / result.full_seconds, 3)
 
+    echo("no-op run (nothing new) ...")
+    result.noop_seconds = round(_run_noop(url), 2)
+    result.noop_share_of_full = round(result.noop_seconds / result.full_seconds, 4)
+
     echo("dashboard queries ...")
     result.queries = _queries(url, repeats)
 
@@ -360,6 +381,11 @@ def format_table(result: BenchResult) -> str:
             f"incremental run ({result.incremental_lines:,} more lines)",
             f"{result.incremental_seconds:.1f} s = {result.incremental_share_of_full:.1%} of the "
             "full job (target <= 15%)",
+        ),
+        (
+            "no-op run (nothing new since the last publication)",
+            f"{result.noop_seconds:.2f} s = {result.noop_share_of_full:.1%} of the full job "
+            "(target <= 3%)",
         ),
         *[
             (f"query: {name}", f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms")

@@ -161,6 +161,10 @@ BUSY_EXIT_CODE = 75
 
 
 def _finish(report, started: float) -> int:  # type: ignore[no-untyped-def]
+    if report.noop:
+        # the reason was printed by the runner; no Dagster run was started
+        _echo(f"no run started ({time.perf_counter() - started:.1f} s)")
+        return 0
     _echo(
         f"run {report.run_id} {'succeeded' if report.success else 'FAILED'} "
         f"in {time.perf_counter() - started:.1f} s"
@@ -183,6 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             dbt_vars=args.vars or "",
             wait=not args.no_wait,
             echo=_echo,
+            force=args.force,
         )
     except WarehouseBusy as exc:
         return _fail(f"{exc} (--no-wait: not waiting)", BUSY_EXIT_CODE)
@@ -449,6 +454,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-wait",
         action="store_true",
         help=f"exit at once (code {BUSY_EXIT_CODE}) if another run holds the warehouse",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when nothing is new: without it, a run with no file to land and no "
+        "model, seed, test, macro, suite or setting changed since the last publication "
+        "builds, validates and publishes nothing",
     )
     run.set_defaults(func=cmd_run)
 

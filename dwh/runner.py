@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from orchestration.automation import SERIAL_TAG
+from warehouse import run_fingerprint, seeds
 from warehouse.database import (
     acquire_run_lock,
     connect,
@@ -24,7 +25,15 @@ from warehouse.settings import Settings, load_settings
 # sensor tag theirs, orchestration/automation.py). The run lock (warehouse/database.py)
 # serializes whatever the queue does not see, such as `dwh run`, and is the last line of
 # defence for the rest.
-INSTANCE_CONFIG = f"""# Written by dwh (dwh/runner.py); delete this line to keep your edits.
+_FIRST_LINE = "# Written by dwh (dwh/runner.py); delete this line to keep your edits."
+
+
+def instance_config() -> str:
+    """The instance's dagster.yaml. Built when asked: orchestration.automation imports
+    Dagster, which costs seconds that a no-op run does not spend."""
+    from orchestration.automation import SERIAL_TAG
+
+    return f"""{_FIRST_LINE}
 # Run retries (the schedules and the sensor tag their runs with dagster/max_retries).
 run_retries:
   enabled: true
@@ -36,10 +45,12 @@ concurrency:
       - key: "{SERIAL_TAG}"
         limit: 1
 """
+
+
 # what earlier versions wrote, replaced like our own file
 _LEGACY_INSTANCE_CONFIG = "run_retries:\n  enabled: true\n  max_retries: 0\n"
 _OUR_FIRST_LINES = (
-    INSTANCE_CONFIG.splitlines()[0],
+    _FIRST_LINE,
     "# Written by dwh (warehouse/runner.py); delete this line to keep your edits.",
 )
 
@@ -70,6 +81,8 @@ class RunReport:
     steps: list[StepReport]
     failure: str | None = None
     failed_step: str | None = None
+    # set when nothing changed since the last publication and no run was started: why
+    noop: str | None = None
 
     def step(self, name: str) -> StepReport:
         return next(s for s in self.steps if s.name == name)
@@ -92,9 +105,10 @@ def dagster_instance(settings: Settings, *, ephemeral: bool = False):  # type: i
     current = config.read_text() if config.exists() else None
     ours = current is None or current == _LEGACY_INSTANCE_CONFIG
     ours = ours or current.startswith(_OUR_FIRST_LINES)  # type: ignore[union-attr]
-    if ours and current != INSTANCE_CONFIG:
+    wanted = instance_config()
+    if ours and current != wanted:
         partial = config.with_name(f".dagster.yaml.{os.getpid()}")
-        partial.write_text(INSTANCE_CONFIG)
+        partial.write_text(wanted)
         partial.replace(config)  # a daemon reading it meanwhile sees the old or the new file
     # The instance of that directory, as DagsterInstance.get() would make it from
     # DAGSTER_HOME, without setting the variable for the rest of the process.
@@ -133,14 +147,27 @@ def run_warehouse_job(
     wait: bool = True,
     echo: Callable[[str], None] | None = None,
     url: str | None = None,
+    force: bool = False,
 ) -> RunReport:
     """Run a job of the warehouse in this process, holding the warehouse's run lock from
     before dbt parses to the end (WarehouseBusy when another run holds it and `wait` is
-    false). `url`: the warehouse to run on (default: the settings')."""
+    false). `url`: the warehouse to run on (default: the settings').
+
+    A plain run (the `warehouse` job, nothing asked beyond landing and building) with no new
+    file and the fingerprint of the last publication (warehouse/run_fingerprint.py) is a
+    no-op: no Dagster run starts, and the report says why (`noop`). `force` runs anyway."""
     settings = load_settings()
     url = url or database_url(settings)
     locked = acquire_run_lock(url, wait=wait, holder=f"dwh run (pid {os.getpid()})", on_wait=echo)
     try:
+        plain = not (full_refresh or dbt_vars.strip() or dbt_exclude.strip() or op_selection)
+        if plain and job_name == "warehouse" and not force:
+            # Under the run lock: no other run is landing or building meanwhile.
+            reason = nothing_new(url, settings, landing_dir)
+            if reason is not None:
+                if echo is not None:
+                    echo(reason)
+                return RunReport(run_id="", success=True, steps=[], noop=reason)
         return _run(
             url,
             settings,
@@ -159,6 +186,28 @@ def run_warehouse_job(
             release_run_lock(url)
 
 
+def nothing_new(url: str, settings: Settings, landing_dir: Path | None = None) -> str | None:
+    """Why a plain run would change nothing (one line), or None when it has work: a file to
+    land, a batch landed since the last publication, a changed model, seed, macro, test,
+    suite or project setting, or no successful publication to compare with."""
+    from ingestion.landing import unseen_files
+
+    parts = run_fingerprint.project_parts(seeds.read_manifest(prepare_manifest(url)))
+    with connect(url) as conn:
+        if unseen_files(conn, landing_dir or settings.landing_dir):
+            return None
+        batch = run_fingerprint.landed_batch(conn)
+        last = run_fingerprint.last_publication(conn, batch, parts)
+    if last is None or not last.unchanged:
+        return None
+    when = last.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"nothing new since publication {last.publication_id} (batch {last.batch_id}, {when}): "
+        "no files to land, no model, seed or setting changed; nothing built "
+        "(--force runs anyway)"
+    )
+
+
 def _run(
     url: str,
     settings: Settings,
@@ -173,7 +222,7 @@ def _run(
     op_selection: list[str] | None,
     echo: Callable[[str], None] | None,
 ) -> RunReport:
-    prepare_manifest(url)
+    manifest_path = prepare_manifest(url)
     # Imported only now: @dbt_assets reads the manifest at import time.
     from orchestration.definitions import defs
 
@@ -202,10 +251,27 @@ def _run(
         run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     if op_selection is not None:
         run_config["ops"] = {k: v for k, v in run_config["ops"].items() if k in op_selection}
+    run_id = str(uuid.uuid4())  # as Dagster makes them; known before the run starts
+    # Only a whole run of the warehouse job builds what it publishes from what it fingerprints;
+    # any other run's publication is newer than the last fingerprinted one, so it is never
+    # taken for a no-op's reference.
+    fingerprinted = job_name == "warehouse" and op_selection is None
+    if fingerprinted:
+        parts = run_fingerprint.project_parts(
+            seeds.read_manifest(manifest_path), dbt_vars=dbt_vars, exclude=dbt_exclude
+        )
+        with connect(url) as conn:
+            run_fingerprint.record_attempt(conn, run_id, run_fingerprint.landed_batch(conn), parts)
     result = job.execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, op_selection=op_selection
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+        op_selection=op_selection,
+        run_id=run_id,
     )
     report = _report(result, instance)
+    if fingerprinted:
+        _record_outcome(url, run_id, report.success)
     if not report.success and not database_reachable(url):
         step = report.failed_step or "start"
         reason = (report.failure or "").removeprefix(f"step {step} failed: ")
@@ -215,6 +281,15 @@ def _run(
         for step in report.steps:
             echo(_step_line(step))
     return report
+
+
+def _record_outcome(url: str, run_id: str, succeeded: bool) -> None:
+    try:
+        with connect(url) as conn:
+            run_fingerprint.record_outcome(conn, run_id, succeeded=succeeded)
+    except psycopg.Error:
+        # The attempt stays `running`: the next run is not skipped, which is the safe side.
+        pass
 
 
 def _step_line(step: StepReport) -> str:

@@ -1,6 +1,6 @@
-"""The `audit` schema's tables that Python writes: publications and seed loads.
+"""The `audit` schema's tables that Python writes: publications, seed loads, run fingerprints.
 
-dbt owns the `dq_*` models of the schema (dbt_project/models/audit); these two tables are
+dbt owns the `dq_*` models of the schema (dbt_project/models/audit); these tables are
 written by the pipeline itself, and this module is the one that creates them.
 """
 
@@ -12,6 +12,7 @@ from warehouse import schemas
 
 PUBLICATIONS = f"{schemas.AUDIT}.publications"
 SEED_STATE = f"{schemas.AUDIT}.seed_state"
+RUN_FINGERPRINTS = f"{schemas.AUDIT}.run_fingerprints"
 
 _DDL = """
 create schema if not exists {audit};
@@ -46,6 +47,20 @@ create table if not exists {audit}.seed_state (
     unique_id   text        primary key,
     fingerprint text        not null,
     loaded_at   timestamptz not null default now()
+);
+-- One row per run of the warehouse job started by `dwh` (warehouse/run_fingerprint.py): what
+-- its output depends on besides new files. A run with nothing new is skipped only when the
+-- newest row published and no publication or blocked attempt came after it.
+create table if not exists {audit}.run_fingerprints (
+    attempt_id     bigint generated always as identity primary key,
+    run_id         text        not null unique,
+    started_at     timestamptz not null default clock_timestamp(),
+    finished_at    timestamptz,
+    status         text        not null check (status in ('running', 'published', 'failed')),
+    publication_id bigint      references {audit}.publications,
+    batch_id       bigint      not null,
+    fingerprint    text        not null,
+    parts          jsonb       not null
 );
 """
 
