@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow lint bench dagster clean
+.PHONY: setup demo test test-slow lint bench dagster browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,19 @@ demo: $(STAMP)
 
 ## The linters, then the whole test suite (real PostgreSQL, dbt, Dagster, GX); scale tests
 ## excluded.
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/pytest
 
 ## Scale tests, on request.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
+
+## Debian's Chromium, for the test that renders `dwh report` in a real headless browser;
+## installed once if missing (the machines reach Debian's registry).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,12 @@
 5. dashboard query latency, p50/p95 over repeated runs;
 6. the floor on the same data: plain COPY of the lines, one DISTINCT ON dedup, one GROUP BY
    rollup; and the ratio of the full job (landing to publication) to that floor;
-7. peak memory of this process, of its children (dbt, loader workers) and of PostgreSQL.
+7. peak memory of this process, of its children (dbt, loader workers) and of PostgreSQL;
+8. disk: the benchmark database's bytes and the server's WAL after the runs, per landed event,
+   against the size of the raw lines themselves.
+
+`run_scale_curve` repeats the whole benchmark at several sizes and reports seconds per million
+events of the full job and of the 1% incremental run, so that a reader sees how cost grows.
 
 The benchmark runs in its own database (`bench` on the embedded server, or the database named
 by --database-url, whose warehouse schemas it drops first), never in the warehouse itself.
@@ -40,6 +45,9 @@ SCHEMAS = (
     schemas.SECURITY,
     "bench_floor",
 )
+
+# The dashboard query with a latency target (TARGETS["dashboard_p95_ms"]).
+DASHBOARD_TARGET_QUERY = "brand 5m GGR series, 30 days"
 
 # What a dashboard reads: (name, SQL). Parameters are filled from the data.
 DASHBOARD_QUERIES: dict[str, str] = {
@@ -92,6 +100,18 @@ class BenchResult:
     full_job_over_floor: float = 0.0
     peak_memory_mb: dict[str, float] = field(default_factory=dict)
     top_models: list[tuple[str, float]] = field(default_factory=list)
+    disk: dict[str, float] = field(default_factory=dict)
+
+
+# The targets of the run-cost work, printed beside each figure (docs: README, benchmark).
+TARGETS = {
+    "full_job_over_floor": 4.0,
+    "incremental_share_of_full": 0.08,
+    "noop_share_of_full": 0.03,
+    "landing_lines_per_second": 150_000,
+    "dashboard_p95_ms": 20.0,
+    "disk_over_raw_lines": 1.5,
+}
 
 
 def _bench_database(database_url: str | None) -> str:
@@ -290,6 +310,51 @@ def _postmaster_hwm(backend_pid: int) -> float | None:
         return None
 
 
+def _raw_line_bytes(directory: Path) -> int:
+    """The landed lines' own size: what the files hold once decompressed."""
+    total = 0
+    for path in sorted(directory.glob("*.ndjson*")):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as handle:  # type: ignore[operator]
+            while chunk := handle.read(1 << 22):
+                total += len(chunk)
+    return total
+
+
+def _tree_bytes(root: Path) -> int | None:
+    if not root.is_dir():
+        return None
+    total = 0
+    for path in root.rglob("*"):
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+        except OSError:  # a WAL segment recycled while walking
+            continue
+    return total
+
+
+def _disk(url: str, raw_bytes: int, pgdata: Path | None) -> dict[str, float]:
+    """Bytes on disk after the runs. The database's own size is measured by PostgreSQL (every
+    schema of the benchmark database: raw, silver, candidates, gold, audit); the WAL is the
+    server's, read from its directory when the server is the embedded one."""
+    with psycopg.connect(url) as conn:
+        database = conn.execute("select pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+        events = conn.execute("select count(*) from raw.events").fetchone()[0]  # type: ignore[index]
+    disk: dict[str, float] = {
+        "raw_line_bytes": raw_bytes,
+        "raw_line_bytes_per_event": round(raw_bytes / max(events, 1), 1),
+        "database_bytes": database,
+    }
+    wal = _tree_bytes(pgdata / "pg_wal") if pgdata else None
+    stored = database + (wal or 0)
+    if wal is not None:
+        disk["wal_bytes"] = wal
+    disk["stored_bytes_per_event"] = round(stored / max(events, 1), 1)
+    disk["disk_over_raw_lines"] = round(stored / max(raw_bytes, 1), 2)
+    return disk
+
+
 def _top_models() -> list[tuple[str, float]]:
     from warehouse.dbt import target_path
 
@@ -352,6 +417,10 @@ def run_bench(
     result.noop_seconds = round(_run_noop(url), 2)
     result.noop_share_of_full = round(result.noop_seconds / result.full_seconds, 4)
 
+    echo("disk ...")
+    pgdata = None if (database_url or settings.database_url) else settings.home / "pgdata"
+    result.disk = _disk(url, _raw_line_bytes(main) + _raw_line_bytes(more), pgdata)
+
     echo("dashboard queries ...")
     result.queries = _queries(url, repeats)
 
@@ -363,10 +432,25 @@ def run_bench(
     return result
 
 
+def _against(value: float, target: float, *, at_most: bool = True) -> str:
+    met = value <= target if at_most else value >= target
+    return f"target {'<=' if at_most else '>='} {target:g}: {'met' if met else 'MISSED'}"
+
+
 def format_table(result: BenchResult) -> str:
+    t = TARGETS
+    disk = result.disk
+    landing = _against(
+        result.landing_lines_per_second, t["landing_lines_per_second"], at_most=False
+    )
+    incremental = _against(result.incremental_share_of_full, t["incremental_share_of_full"])
     rows = [
         ("events landed (lines)", f"{result.events:,} ({result.lines:,})"),
-        ("landing", f"{result.landing_seconds:.1f} s, {result.landing_lines_per_second:,} lines/s"),
+        (
+            "landing",
+            f"{result.landing_seconds:.1f} s, {result.landing_lines_per_second:,} lines/s "
+            f"({landing})",
+        ),
         *[
             (f"job stage: {name}", f"{seconds:.1f} s")
             for name, seconds in result.job_stages.items()
@@ -376,19 +460,31 @@ def format_table(result: BenchResult) -> str:
             "floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.floor.items()),
             f"{result.floor_seconds:.1f} s",
         ),
-        ("full job / floor", f"{result.full_job_over_floor:.2f} x (target <= 5)"),
+        (
+            "full job / floor",
+            f"{result.full_job_over_floor:.2f} x "
+            f"({_against(result.full_job_over_floor, t['full_job_over_floor'])})",
+        ),
         (
             f"incremental run ({result.incremental_lines:,} more lines)",
             f"{result.incremental_seconds:.1f} s = {result.incremental_share_of_full:.1%} of the "
-            "full job (target <= 15%)",
+            f"full job ({incremental})",
         ),
         (
             "no-op run (nothing new since the last publication)",
             f"{result.noop_seconds:.2f} s = {result.noop_share_of_full:.1%} of the full job "
-            "(target <= 3%)",
+            f"({_against(result.noop_share_of_full, t['noop_share_of_full'])})",
         ),
         *[
-            (f"query: {name}", f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms")
+            (
+                f"query: {name}",
+                f"p50 {q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms"
+                + (
+                    f" ({_against(q['p95_ms'], t['dashboard_p95_ms'])})"
+                    if name == DASHBOARD_TARGET_QUERY
+                    else ""
+                ),
+            )
             for name, q in result.queries.items()
         ],
         *[(f"slowest model: {name}", f"{seconds:.1f} s") for name, seconds in result.top_models],
@@ -397,6 +493,25 @@ def format_table(result: BenchResult) -> str:
             for name, value in result.peak_memory_mb.items()
         ],
     ]
+    if disk:
+        rows += [
+            (
+                "disk: raw lines",
+                f"{disk['raw_line_bytes'] / 1e6:,.1f} MB ({disk['raw_line_bytes_per_event']:.0f} "
+                "B per event)",
+            ),
+            ("disk: benchmark database", f"{disk['database_bytes'] / 1e6:,.1f} MB"),
+            *(
+                [("disk: server WAL (pg_wal)", f"{disk['wal_bytes'] / 1e6:,.1f} MB")]
+                if "wal_bytes" in disk
+                else []
+            ),
+            (
+                "disk per landed event (database + WAL)",
+                f"{disk['stored_bytes_per_event']:.0f} B = {disk['disk_over_raw_lines']:.2f} x the "
+                f"raw line ({_against(disk['disk_over_raw_lines'], t['disk_over_raw_lines'])})",
+            ),
+        ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -406,3 +521,52 @@ def save(result: BenchResult, directory: Path) -> Path:
     path = directory / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(asdict(result), indent=2, default=str))
     return path
+
+
+@dataclass
+class ScalePoint:
+    events: int
+    full_seconds: float
+    full_seconds_per_million: float
+    incremental_seconds: float
+    incremental_seconds_per_million_new: float
+    full_job_over_floor: float
+
+
+def run_scale_curve(
+    sizes: list[int], *, echo: Callable[[str], None] = print, **bench_options: Any
+) -> tuple[list[ScalePoint], list[BenchResult]]:
+    """The benchmark at each size, one after the other on the same database: how the full job
+    and the 1 % incremental run grow with the events (seconds per million events)."""
+    points, results = [], []
+    for size in sizes:
+        echo(f"== {size:,} events ==")
+        result = run_bench(size, echo=echo, **bench_options)
+        results.append(result)
+        points.append(
+            ScalePoint(
+                events=result.events,
+                full_seconds=result.full_seconds,
+                full_seconds_per_million=round(result.full_seconds / result.events * 1e6, 1),
+                incremental_seconds=result.incremental_seconds,
+                incremental_seconds_per_million_new=round(
+                    result.incremental_seconds / max(result.incremental_lines, 1) * 1e6, 1
+                ),
+                full_job_over_floor=result.full_job_over_floor,
+            )
+        )
+    return points, results
+
+
+def format_scale_curve(points: list[ScalePoint]) -> str:
+    header = (
+        "| events | full job | s per M events | 1 % incremental | s per M new events "
+        "| full / floor |\n|---:|---:|---:|---:|---:|---:|"
+    )
+    rows = [
+        f"| {p.events:,} | {p.full_seconds:.1f} s | {p.full_seconds_per_million:.1f} "
+        f"| {p.incremental_seconds:.1f} s | {p.incremental_seconds_per_million_new:.1f} "
+        f"| {p.full_job_over_floor:.2f} x |"
+        for p in points
+    ]
+    return "\n".join([header, *rows])

@@ -212,17 +212,28 @@ def test_a_new_file_makes_the_next_run_land_build_and_publish(warehouse: Warehou
 def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) -> None:
     url = warehouse.url
     # one candidate value breaks ggr = stake - win, and only the checks and the publication run
+    one_row = (
+        "(day, brand_id, region, currency) = (select day, brand_id, region, currency "
+        "from gold_candidate.fct_revenue_daily order by 1, 2, 3, 4 limit 1)"
+    )
     assert query(
         url,
-        "with one as (select ctid from gold_candidate.fct_revenue_daily limit 1) "
         "update gold_candidate.fct_revenue_daily set ggr_minor = ggr_minor + 1 "
-        "where ctid in (select ctid from one) returning 1",
+        f"where {one_row} returning 1",
     ) == [(1,)]
     blocked = run_warehouse_job(op_selection=["validate_gold_candidates", "publish_gold"])
     assert not blocked.success
     assert _publications(url)[-1] == (4, "blocked")
     # the newest fingerprint is still publication 3's, unchanged, yet a block came after it
     assert nothing_new(url, load_settings()) is None
+
+    # the cause of the block is repaired (a run with nothing new rebuilds nothing, so the
+    # candidate is mended by hand): the next plain run is not skipped, and it publishes
+    assert query(
+        url,
+        "update gold_candidate.fct_revenue_daily set ggr_minor = ggr_minor - 1 "
+        f"where {one_row} returning 1",
+    ) == [(1,)]
 
     report = run_warehouse_job()
     assert report.success, report.failure
