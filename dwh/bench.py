@@ -432,9 +432,10 @@ def run_bench(
     return result
 
 
-def _against(value: float, target: float, *, at_most: bool = True) -> str:
+def _against(value: float, target: float, *, at_most: bool = True, percent: bool = False) -> str:
     met = value <= target if at_most else value >= target
-    return f"target {'<=' if at_most else '>='} {target:g}: {'met' if met else 'MISSED'}"
+    shown = f"{target:.0%}" if percent else f"{target:,g}"
+    return f"target {'<=' if at_most else '>='} {shown}: {'met' if met else 'MISSED'}"
 
 
 def format_table(result: BenchResult) -> str:
@@ -443,7 +444,9 @@ def format_table(result: BenchResult) -> str:
     landing = _against(
         result.landing_lines_per_second, t["landing_lines_per_second"], at_most=False
     )
-    incremental = _against(result.incremental_share_of_full, t["incremental_share_of_full"])
+    incremental = _against(
+        result.incremental_share_of_full, t["incremental_share_of_full"], percent=True
+    )
     rows = [
         ("events landed (lines)", f"{result.events:,} ({result.lines:,})"),
         (
@@ -473,7 +476,7 @@ def format_table(result: BenchResult) -> str:
         (
             "no-op run (nothing new since the last publication)",
             f"{result.noop_seconds:.2f} s = {result.noop_share_of_full:.1%} of the full job "
-            f"({_against(result.noop_share_of_full, t['noop_share_of_full'])})",
+            f"({_against(result.noop_share_of_full, t['noop_share_of_full'], percent=True)})",
         ),
         *[
             (
