@@ -43,6 +43,7 @@ SCHEMAS = (
     *schemas.WAREHOUSE_SCHEMAS,
     schemas.REFERENCE,
     schemas.SECURITY,
+    "api",  # the analytics API's views (api/schema.py)
     "bench_floor",
 )
 
@@ -101,6 +102,7 @@ class BenchResult:
     peak_memory_mb: dict[str, float] = field(default_factory=dict)
     top_models: list[tuple[str, float]] = field(default_factory=list)
     disk: dict[str, float] = field(default_factory=dict)
+    api: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 # The targets of the run-cost work, printed beside each figure (docs: README, benchmark).
@@ -383,6 +385,9 @@ def run_bench(
     repeats: int = 30,
     database_url: str | None = None,
     echo: Callable[[str], None] = print,
+    api: bool = False,
+    api_concurrency: int = 8,
+    api_requests: int = 200,
 ) -> BenchResult:
     settings = load_settings()
     url = _bench_database(database_url)
@@ -423,6 +428,13 @@ def run_bench(
 
     echo("dashboard queries ...")
     result.queries = _queries(url, repeats)
+
+    if api:
+        from api.bench import run_api_bench
+
+        echo("API under load ...")
+        figures = run_api_bench(url, concurrency=api_concurrency, requests=api_requests, echo=echo)
+        result.api = {name: asdict(value) for name, value in figures.items()}
 
     echo("floor ...")
     result.floor = _floor(url, main)
@@ -489,6 +501,15 @@ def format_table(result: BenchResult) -> str:
                 ),
             )
             for name, q in result.queries.items()
+        ],
+        *[
+            (
+                f"api: {name}",
+                f"p50 {f['p50_ms']:.1f} / p95 {f['p95_ms']:.1f} / p99 {f['p99_ms']:.1f} ms, "
+                f"{f['requests_per_second']:,.0f} req/s "
+                f"({_against(f['p95_ms'], f['target_p95_ms'])} ms)",
+            )
+            for name, f in result.api.items()
         ],
         *[(f"slowest model: {name}", f"{seconds:.1f} s") for name, seconds in result.top_models],
         *[

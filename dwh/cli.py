@@ -3,7 +3,8 @@
 dwh db start|stop|status|url|env     the embedded PostgreSQL (or DWH_DATABASE_URL)
 dwh generate --players N --days D --seed S --out DIR
 dwh ingest PATH...                   land event files into raw
-dwh run [--full-refresh] [--no-wait] the `warehouse` Dagster job, in-process (one at a time)
+dwh run [--full-refresh] [--no-wait] the `warehouse` Dagster job, in-process (one at a time):
+                                     one line per stage; --verbose shows dbt's own lines
 dwh backfill --from D --to D         recompute days of the event-time marts
 dwh demo                             generate, land, run, print gold numbers
 dwh grant-reader NAME                a login reading all of gold
@@ -11,8 +12,15 @@ dwh grant-brand-reader NAME BRAND..  a login reading gold rows of those brands o
                                      (again: adds brands, keeps the password unless
                                      --reset-password; never widens a login)
 dwh bench [--events N]               benchmark: landing, job stages, queries, the floor
-dwh dbt ARGS...                      dbt against the warehouse
+dwh dbt ARGS...                      dbt against the warehouse (every argument goes to dbt)
 dwh dagster                          the Dagster UI (dagster dev)
+dwh docs [--no-serve]                the dbt docs and the GX Data Docs, on one local address
+dwh report [--out PATH]              a self-contained HTML report of gold (opens offline)
+dwh metrics list|query ...           the semantic layer: metrics from published gold (MetricFlow)
+dwh serve [--host H] [--port P]      the analytics API over gold (OpenAPI docs at /docs)
+dwh api-client create|list|revoke    the API's clients, each scoped to brands by RLS
+
+`dwh COMMAND --help` lists a command's options, with their defaults.
 """
 
 from __future__ import annotations
@@ -25,9 +33,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from api.cli import register as register_api
 from devtools.embedded import EmbeddedPostgres
+from dwh.docs_site import register as register_docs
+from dwh.metrics import register as register_metrics
+from dwh.report import register as register_report
 from warehouse.database import connect, database_url, dbt_env, redact, use_server
-from warehouse.settings import PROJECT_ROOT, Settings, child_environment, load_settings
+from warehouse.settings import (
+    PROJECT_ROOT,
+    Settings,
+    child_environment,
+    exported_to_children,
+    load_settings,
+)
 
 
 def embedded_server(settings: Settings | None = None) -> EmbeddedPostgres:
@@ -188,6 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             wait=not args.no_wait,
             echo=_echo,
             force=args.force,
+            verbose=args.verbose,
         )
     except WarehouseBusy as exc:
         return _fail(f"{exc} (--no-wait: not waiting)", BUSY_EXIT_CODE)
@@ -205,7 +224,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _echo(f"recomputing {args.day_from} .. {args.day_to} of the event-time marts")
     try:
         report = run_backfill(
-            args.day_from.isoformat(), args.day_to.isoformat(), wait=not args.no_wait, echo=_echo
+            args.day_from.isoformat(),
+            args.day_to.isoformat(),
+            wait=not args.no_wait,
+            echo=_echo,
+            verbose=args.verbose,
         )
     except WarehouseBusy as exc:
         return _fail(f"{exc} (--no-wait: not waiting)", BUSY_EXIT_CODE)
@@ -237,7 +260,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"    {summary.events:,} events in {len(summary.files)} files ({summary.seconds:.1f} s)"
         )
     _echo(f"2/3 running the warehouse job on {redact(database_url(settings))}")
-    report = run_warehouse_job(landing_dir=landing, echo=_echo)
+    report = run_warehouse_job(landing_dir=landing, echo=_echo, verbose=args.verbose)
     if not report.success:
         return _fail(f"the warehouse job failed: {report.failure or 'see above'}", 1)
     _echo("3/3 gold numbers")
@@ -352,20 +375,31 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 # -- bench --------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
-    from dwh.bench import format_table, run_bench, save
+    from dwh.bench import format_scale_curve, format_table, run_bench, run_scale_curve, save
 
-    result = run_bench(
-        args.events,
-        seed=args.seed,
-        days=args.days,
-        repeats=args.repeats,
-        database_url=args.database_url,
-        echo=_echo,
-    )
+    options = {
+        "seed": args.seed,
+        "days": args.days,
+        "repeats": args.repeats,
+        "database_url": args.database_url,
+        "api": args.api,
+        "api_concurrency": args.api_concurrency,
+        "api_requests": args.api_requests,
+    }
+    directory = Path(args.json_dir) if args.json_dir else load_settings().home / "bench"
+    if args.scale:
+        sizes = [int(size) for size in args.scale.split(",")]
+        points, results = run_scale_curve(sizes, echo=_echo, **options)
+        for result in results:
+            _echo("")
+            _echo(format_table(result))
+            _echo(f"JSON: {save(result, directory)}")
+        _echo("\nscale curve:\n" + format_scale_curve(points))
+        return 0
+    result = run_bench(args.events, echo=_echo, **options)
     _echo("")
     _echo(format_table(result))
-    path = save(result, Path(args.json_dir) if args.json_dir else load_settings().home / "bench")
-    _echo(f"\nJSON: {path}")
+    _echo(f"\nJSON: {save(result, directory)}")
     return 0
 
 
@@ -373,7 +407,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_dbt(args: argparse.Namespace) -> int:
     from warehouse.dbt import run_dbt
 
-    proc = run_dbt(args.dbt_args, check=False, capture=False)
+    # dbt colours its lines whatever its output is; only a terminal gets them (an explicit
+    # --use-colors among the arguments still wins over the variable).
+    colours = {} if sys.stdout.isatty() else {"DBT_USE_COLORS": "false"}
+    with exported_to_children(colours):
+        proc = run_dbt(args.dbt_args, check=False, capture=False)
     return proc.returncode
 
 
@@ -412,44 +450,84 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dwh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help as written, with each option's default: `(default: X)` after its help, unless the
+    help already says it or there is nothing to say (a flag that is off, no value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default" in text.lower()
+            or default in (None, False, argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _add_run_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show dbt's and Dagster's own log lines as they come; without it, one line per "
+        "stage, and dbt's lines go to a log file under DWH_HOME/logs (named in the output)",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dwh", description=__doc__, formatter_class=HelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = sub.add_parser("db", help="the warehouse database")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "env"])
+    db.add_argument(
+        "action",
+        choices=["start", "stop", "status", "url", "env"],
+        help="start/stop the embedded server; status; url: the connection URL; env: the "
+        "dbt profile's variables as shell exports",
+    )
     db.set_defaults(func=cmd_db)
 
     gen = sub.add_parser("generate", help="write realistic event files")
-    gen.add_argument("--players", type=int, default=1000)
-    gen.add_argument("--days", type=int, default=30)
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--players", type=int, default=1000, help="players to simulate")
+    gen.add_argument("--days", type=int, default=30, help="days of events")
+    gen.add_argument("--seed", type=int, default=42, help="random seed: same seed, same files")
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
-    gen.add_argument("--brands", type=int, default=3)
+    gen.add_argument(
+        "--start-date", type=_date, default=dt.date(2026, 1, 1), help="first day (YYYY-MM-DD)"
+    )
+    gen.add_argument("--brands", type=int, default=3, help="brands (tenant ids brand-1..N)")
     gen.add_argument(
         "--events",
         type=int,
         default=None,
-        help="about this many events (sets the number of players)",
+        help="about this many events (sets the number of players; default: --players decides)",
     )
-    gen.add_argument("--duplicate-rate", type=float, default=0.01)
-    gen.add_argument("--late-rate", type=float, default=0.01)
-    gen.add_argument("--malformed-rate", type=float, default=0.001)
+    gen.add_argument(
+        "--duplicate-rate", type=float, default=0.01, help="share of events sent twice"
+    )
+    gen.add_argument(
+        "--late-rate", type=float, default=0.01, help="share of events delivered 1-5 days late"
+    )
+    gen.add_argument(
+        "--malformed-rate", type=float, default=0.001, help="malformed lines, per event"
+    )
     gen.add_argument("--no-gzip", action="store_true", help="write .ndjson instead of .ndjson.gz")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
     ingest = sub.add_parser("ingest", help="land event files (*.ndjson, *.ndjson.gz) into raw")
-    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH", help="event files, or directories to search"
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     run = sub.add_parser("run", help="run the warehouse job in-process")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
-    run.add_argument("--landing-dir", help="land from here (default DWH_HOME/landing)")
-    run.add_argument("--vars", help="dbt vars, e.g. '{lookback_days: 7}'")
+    run.add_argument("--landing-dir", help="land from here (default: DWH_HOME/landing)")
+    run.add_argument("--vars", help="dbt vars, e.g. '{lookback_days: 7}' (default: none)")
     run.add_argument(
         "--no-wait",
         action="store_true",
@@ -462,31 +540,40 @@ def build_parser() -> argparse.ArgumentParser:
         "model, seed, test, macro, suite or setting changed since the last publication "
         "builds, validates and publishes nothing",
     )
+    _add_run_output(run)
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser("backfill", help="recompute a range of days of the event-time marts")
-    backfill.add_argument("--from", dest="day_from", type=_date, required=True)
-    backfill.add_argument("--to", dest="day_to", type=_date, required=True)
+    backfill.add_argument(
+        "--from", dest="day_from", type=_date, required=True, help="first day (YYYY-MM-DD)"
+    )
+    backfill.add_argument(
+        "--to", dest="day_to", type=_date, required=True, help="last day, included (YYYY-MM-DD)"
+    )
     backfill.add_argument(
         "--no-wait", action="store_true", help="exit at once if another run holds the warehouse"
     )
+    _add_run_output(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
     demo = sub.add_parser("demo", help="generate a data set, run the job, print gold numbers")
-    demo.add_argument("--players", type=int, default=20000)
-    demo.add_argument("--days", type=int, default=30)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--start-date", type=_date, default=dt.date(2026, 1, 1))
+    demo.add_argument("--players", type=int, default=20000, help="players to simulate")
+    demo.add_argument("--days", type=int, default=30, help="days of events")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the data set")
+    demo.add_argument(
+        "--start-date", type=_date, default=dt.date(2026, 1, 1), help="first day (YYYY-MM-DD)"
+    )
+    _add_run_output(demo)
     demo.set_defaults(func=cmd_demo)
 
     reader = sub.add_parser("grant-reader", help="a login that reads all of gold (bi_reader)")
-    reader.add_argument("name")
+    reader.add_argument("name", help="the login: lowercase letters, digits, underscores")
     brand_reader = sub.add_parser(
         "grant-brand-reader",
         help="a login that reads gold rows of some brands only; again: adds brands",
     )
-    brand_reader.add_argument("name")
-    brand_reader.add_argument("brands", nargs="+", metavar="BRAND")
+    brand_reader.add_argument("name", help="the login: lowercase letters, digits, underscores")
+    brand_reader.add_argument("brands", nargs="+", metavar="BRAND", help="brand ids, e.g. brand-7")
     for grant in (reader, brand_reader):
         grant.add_argument("--password", help="default: a generated one, printed once")
         grant.add_argument(
@@ -503,22 +590,57 @@ def build_parser() -> argparse.ArgumentParser:
         grant.set_defaults(func=cmd_grant)
 
     bench = sub.add_parser("bench", help="measure landing, the job, queries and the floor")
-    bench.add_argument("--events", type=int, default=2_000_000)
-    bench.add_argument("--days", type=int, default=30)
-    bench.add_argument("--seed", type=int, default=1)
+    bench.add_argument("--events", type=int, default=2_000_000, help="events to generate")
+    bench.add_argument("--days", type=int, default=30, help="days the events span")
+    bench.add_argument("--seed", type=int, default=1, help="random seed of the data set")
     bench.add_argument("--repeats", type=int, default=30, help="runs of each dashboard query")
-    bench.add_argument("--database-url", help="an empty database to use (schemas are dropped)")
-    bench.add_argument("--json-dir", help="where to write the JSON (default DWH_HOME/bench)")
+    bench.add_argument(
+        "--database-url",
+        help="an empty database to use, whose schemas are dropped (default: a database "
+        "`bench` on the warehouse's server)",
+    )
+    bench.add_argument("--json-dir", help="where to write the JSON (default: DWH_HOME/bench)")
+    bench.add_argument(
+        "--scale",
+        metavar="N,N,...",
+        help="the whole benchmark at each of these sizes, then the scale curve (seconds per "
+        "million events), e.g. 500000,2000000,8000000",
+    )
+    bench.add_argument(
+        "--api", action="store_true", help="also measure the analytics API under load"
+    )
+    bench.add_argument(
+        "--api-concurrency", type=int, default=8, help="concurrent API clients (with --api)"
+    )
+    bench.add_argument(
+        "--api-requests", type=int, default=200, help="requests per client and kind (with --api)"
+    )
     bench.set_defaults(func=cmd_bench)
 
-    dbt = sub.add_parser("dbt", help="run dbt against the warehouse")
-    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    # `dwh dbt ...` never reaches argparse (main passes everything after `dbt` to dbt); the
+    # parser is here for `dwh --help`.
+    dbt = sub.add_parser(
+        "dbt",
+        help="run dbt against the warehouse: every argument goes to dbt (dwh dbt --help is "
+        "dbt's help)",
+        add_help=False,
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's arguments")
     dbt.set_defaults(func=cmd_dbt)
 
     dagster = sub.add_parser("dagster", help="the Dagster UI")
-    dagster.add_argument("--host", default="127.0.0.1")
-    dagster.add_argument("--port", type=int, default=3000)
+    dagster.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dagster.add_argument("--port", type=int, default=3000, help="port to listen on")
     dagster.set_defaults(func=cmd_dagster)
+
+    register_docs(sub)
+    register_report(sub)
+    register_metrics(sub)
+    register_api(sub)
+
+    # Every command's help shows its options' defaults, those registered elsewhere too.
+    for command in sub.choices.values():
+        command.formatter_class = HelpFormatter
     return parser
 
 
@@ -530,7 +652,13 @@ def _debug() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dbt"]:
+        # Everything after `dbt` is dbt's, options included (--version, --help, -s):
+        # argparse would take the options for dwh's own.
+        args = argparse.Namespace(command="dbt", dbt_args=argv[1:], func=cmd_dbt)
+    else:
+        args = build_parser().parse_args(argv)
     # The entry point owns the embedded server: without DWH_DATABASE_URL, every connection
     # of this process goes to it (started on demand).
     use_server(_embedded_url)

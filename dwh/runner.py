@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from dwh.progress import KEEP_LOGS, RunProgress, prune_logs
 from warehouse import run_fingerprint, seeds
 from warehouse.database import (
     acquire_run_lock,
@@ -122,6 +124,7 @@ def run_backfill(
     ephemeral_instance: bool = False,
     wait: bool = True,
     echo: Callable[[str], None] | None = None,
+    verbose: bool = False,
 ) -> RunReport:
     """Recompute [day_from, day_to] of the event-time marts in one run of the backfill job."""
     vars_ = f'{{"backfill_from": "{day_from}", "backfill_to": "{day_to}"}}'
@@ -131,6 +134,7 @@ def run_backfill(
         ephemeral_instance=ephemeral_instance,
         wait=wait,
         echo=echo,
+        verbose=verbose,
     )
 
 
@@ -155,7 +159,11 @@ def run_warehouse_job(
 
     A plain run (the `warehouse` job, nothing asked beyond landing and building) with no new
     file and the fingerprint of the last publication (warehouse/run_fingerprint.py) is a
-    no-op: no Dagster run starts, and the report says why (`noop`). `force` runs anyway."""
+    no-op: no Dagster run starts, and the report says why (`noop`). `force` runs anyway.
+
+    Output: dbt's lines go to DWH_HOME/logs/dbt-<run id>.log, and to stdout too when
+    `verbose` (with Dagster's own log lines); `echo` gets one line per stage as the run goes
+    (dwh/progress.py), then one line per step."""
     settings = load_settings()
     url = url or database_url(settings)
     locked = acquire_run_lock(url, wait=wait, holder=f"dwh run (pid {os.getpid()})", on_wait=echo)
@@ -186,15 +194,30 @@ def run_warehouse_job(
             release_run_lock(url)
 
 
+def _error_text(error: Any) -> str:
+    """A step's error with its causes: Dagster wraps the op's exception in a "while executing
+    op" error whose own message says nothing of what went wrong."""
+    messages = []
+    while error is not None and len(messages) < 5:
+        messages.append(error.message.strip())
+        error = error.cause
+    return "\n  caused by: ".join(messages)
+
+
 def nothing_new(url: str, settings: Settings, landing_dir: Path | None = None) -> str | None:
     """Why a plain run would change nothing (one line), or None when it has work: a file to
     land, a batch landed since the last publication, a changed model, seed, macro, test,
-    suite or project setting, or no successful publication to compare with."""
+    suite or project setting, a seed table to load again, or no successful publication to
+    compare with."""
     from ingestion.landing import unseen_files
 
-    parts = run_fingerprint.project_parts(seeds.read_manifest(prepare_manifest(url)))
+    manifest = seeds.read_manifest(prepare_manifest(url))
+    parts = run_fingerprint.project_parts(manifest)
     with connect(url) as conn:
         if unseen_files(conn, landing_dir or settings.landing_dir):
+            return None
+        # a seed table dropped (or never loaded) is work: the run reloads it
+        if len(seeds.unchanged(conn, manifest)) != len(seeds.fingerprints(manifest)):
             return None
         batch = run_fingerprint.landed_batch(conn)
         last = run_fingerprint.last_publication(conn, batch, parts)
@@ -252,6 +275,24 @@ def _run(
     if op_selection is not None:
         run_config["ops"] = {k: v for k, v in run_config["ops"].items() if k in op_selection}
     run_id = str(uuid.uuid4())  # as Dagster makes them; known before the run starts
+    dbt_log = settings.home / "logs" / f"dbt-{run_id}.log"
+    if "warehouse_dbt_assets" in run_config["ops"]:
+        run_config["ops"]["warehouse_dbt_assets"]["config"].update(
+            {"log_file": str(dbt_log), "log_to_stdout": verbose}
+        )
+        prune_logs(dbt_log.parent, KEEP_LOGS - 1)
+    if echo is not None:
+        # one line per stage while the run goes, from its events as they are stored
+        instance.add_event_listener(
+            run_id,
+            RunProgress(
+                echo,
+                url=url,
+                dbt_log=dbt_log,
+                terminal=sys.stdout.isatty(),
+                write=_write_in_place,
+            ),
+        )
     # Only a whole run of the warehouse job builds what it publishes from what it fingerprints;
     # any other run's publication is newer than the last fingerprinted one, so it is never
     # taken for a no-op's reference.
@@ -278,9 +319,15 @@ def _run(
         report.failure = f"the database went away during step {step}: {_first_line(reason)}"
     if echo is not None:
         # the failure is the caller's to say (the CLI: one `dwh: error:` line)
+        echo("steps:" + (f" (dbt's log: {dbt_log})" if dbt_log.exists() else ""))
         for step in report.steps:
             echo(_step_line(step))
     return report
+
+
+def _write_in_place(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _record_outcome(url: str, run_id: str, succeeded: bool) -> None:
@@ -343,8 +390,7 @@ def _report(result: Any, instance: Any) -> RunReport:
             step.seconds = stamp - starts.get(key, stamp)
             if kind == DagsterEventType.STEP_FAILURE:
                 step.ok = False
-                error = event.step_failure_data.error
-                failure = f"step {key} failed: {error.message.strip() if error else ''}"
+                failure = f"step {key} failed: {_error_text(event.step_failure_data.error)}"
                 failed_step = key
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             step.materializations += 1

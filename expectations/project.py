@@ -12,8 +12,11 @@
 - Files shared by concurrent processes (great_expectations.yml, the Data Docs index) are
   written under an exclusive lock file; the validation queries run outside it.
 - Retention: the newest `keep_results` results of each suite are kept (JSON and HTML page).
-  Building the Data Docs index reads every stored result, so an unbounded history would make
-  each validation slower than the last (measured: about +2 ms per stored result).
+  GX's Data Docs index read every stored result on each build (measured: about +2 ms per
+  stored result); the index is now the project's own (data_docs.py), which reads each result
+  once, and the retention keeps the site's size bounded.
+- Data Docs: each build renders the pages of its results and of their suites (the index links
+  to both), and makes them readable offline (data_docs.py: no CDN, a static index).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
+from expectations import data_docs
 from warehouse.database import connection_parts, sqlalchemy_url
 
 BATCH_DEFINITION = "whole_table"
@@ -190,7 +194,7 @@ class Project:
             if keep_results is not None:
                 self._prune(name, max(1, keep_results))
             if self._pending_docs is None:
-                context.build_data_docs(resource_identifiers=[identifier])
+                self._build_docs([identifier])
             else:
                 self._pending_docs.append(identifier)
         if self._pending_docs is not None:
@@ -225,7 +229,44 @@ class Project:
                 pending, self._pending_docs = self._pending_docs, None
                 if pending:
                     with self.locked():
-                        self.context.build_data_docs(resource_identifiers=pending)
+                        self._build_docs(pending)
+
+    # --- Data Docs --------------------------------------------------------------------------
+
+    def site_directory(self) -> Path:
+        """The Data Docs site: <home>/gx/uncommitted/data_docs/local_site (GX's layout)."""
+        urls = self.context.get_docs_sites_urls(only_if_exists=False)
+        index = _file_path(urls[0].get("site_url")) if urls else None
+        if index is None:
+            raise RuntimeError(f"the GX project under {self.home} has no local Data Docs site")
+        return index.parent
+
+    def _suite_page(self, name: str) -> Path:
+        return self.site_directory() / "expectations" / Path(*name.split(".")).with_suffix(".html")
+
+    def _build_docs(self, identifiers: Sequence[ValidationResultIdentifier]) -> None:
+        """The pages of these results and of their suites, offline, and the index. Called
+        under the lock."""
+        names = sorted({i.expectation_suite_identifier.name for i in identifiers})
+        suites = [ExpectationSuiteIdentifier(name=name) for name in names]
+        self.context.build_data_docs(
+            resource_identifiers=[*identifiers, *suites], build_index=False
+        )
+        pages = [self._page(i, only_if_exists=False) for i in identifiers]
+        pages += [self._suite_page(name) for name in names]
+        data_docs.make_site_offline(self.site_directory(), [p for p in pages if p is not None])
+
+    def build_site(self) -> Path:
+        """Every suite's page, every page offline, the index: the whole site, for `dwh docs`
+        (results keep the pages their runs rendered). Returns the index."""
+        with _process_lock, self.locked():
+            suites = [ExpectationSuiteIdentifier(name=s.name) for s in self.context.suites.all()]
+            if suites:
+                self.context.build_data_docs(resource_identifiers=suites, build_index=False)
+            site = self.site_directory()
+            site.mkdir(parents=True, exist_ok=True)
+            data_docs.make_site_offline(site)
+        return site / data_docs.INDEX
 
     def _prune(self, name: str, keep: int) -> None:
         """Forget all but the newest `keep` results of suite `name`, and their pages."""

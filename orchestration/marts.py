@@ -56,3 +56,28 @@ def _grain(mart: str, tests: list[dict[str, Any]]) -> tuple[str, ...]:
     if len(keys) != 1:
         raise ValueError(f"{mart}: the grain is one unique_combination (or unique) test: {keys}")
     return keys[0]
+
+
+@cache
+def gold_not_null(manifest_path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Each gold mart's not-null columns: those with a `not_null` constraint in its enforced
+    contract (the rule expectations/contract.py states too), which publication keeps in
+    gold."""
+    return {
+        node["name"]: tuple(
+            column
+            for column, spec in node["columns"].items()
+            if any(c["type"] == "not_null" for c in spec.get("constraints", []))
+        )
+        for node in _gold_models(_manifest(manifest_path)).values()
+    }
+
+
+@cache
+def gold_descriptions(manifest_path: Path | None = None) -> dict[str, str]:
+    """Each gold mart's description, as its dbt YAML states it (the gold asset shows it
+    without the SQL that dagster-dbt appends to the candidate's)."""
+    return {
+        node["name"]: node.get("description") or ""
+        for node in _gold_models(_manifest(manifest_path)).values()
+    }

@@ -42,13 +42,19 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+# Each test session gets its own dbt target and log directories, so concurrent sessions on
+# one checkout never share a manifest or partial-parse state. Set when this file is imported,
+# before any test module: orchestration.project fixes its DbtProject's target when a module
+# first imports it, at collection time for a test module importing orchestration.marts.
+_DBT_BASE = Path(tempfile.mkdtemp(prefix="dwh-test-dbt-"))
+os.environ["DBT_TARGET_PATH"] = str(_DBT_BASE / "target")
+os.environ["DBT_LOG_PATH"] = str(_DBT_BASE / "logs")
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _dbt_paths(tmp_path_factory: pytest.TempPathFactory) -> None:
-    # Each test session gets its own dbt target and log directories, so concurrent sessions
-    # on one checkout never share a manifest or partial-parse state.
-    base = tmp_path_factory.mktemp("dbt")
-    os.environ["DBT_TARGET_PATH"] = str(base / "target")
-    os.environ["DBT_LOG_PATH"] = str(base / "logs")
+def _dbt_paths() -> Iterator[None]:
+    yield
+    shutil.rmtree(_DBT_BASE, ignore_errors=True)
 
 
 class DatabaseFactory:

@@ -96,13 +96,16 @@ def test_a_backfill_recomputes_and_republishes_its_days(
         "with gone as (delete from gold_candidate.fct_revenue_daily "
         "where day = '2026-03-02' returning 1) select count(*) from gone",
     )
-    run = run_warehouse_job(ephemeral_instance=True)
+    run = run_warehouse_job(ephemeral_instance=True, force=True)
     assert run.success, run.failure
+    # the plain run recomputes only the days new events changed: the candidate stays without
+    # the day, and publication, which replaces only the days builds changed, keeps gold's
     assert [
         r
-        for r in table_snapshot(warehouse_url, "gold.fct_revenue_daily")
+        for r in table_snapshot(warehouse_url, "gold_candidate.fct_revenue_daily")
         if str(r[0]) == "2026-03-02"
     ] == []
+    assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == good
 
     backfill = run_backfill("2026-03-02", "2026-03-02", ephemeral_instance=True)
     assert backfill.success, backfill.failure

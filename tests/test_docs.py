@@ -18,7 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MODELS = ROOT / "dbt_project" / "models"
 MART_PAGES = ("metrics.md", "points.md", "affinity.md")
-PAGES = ("README.md", "input-contract.md", "metrics.md", "points.md", "affinity.md", "decisions.md")
+PAGES = (
+    "README.md",
+    "input-contract.md",
+    "metrics.md",
+    "points.md",
+    "affinity.md",
+    "decisions.md",
+    "report.md",
+    "semantic-layer.md",
+    "api.md",
+)
 DOC_CALL = re.compile(r"""\{\{\s*doc\(\s*["']([a-z0-9_]+)["']\s*\)\s*\}\}""")
 
 

@@ -106,9 +106,9 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str, land
     assert len(seeds_loaded) == len(list((DBT_PROJECT_DIR / "seeds").rglob("*.csv")))
 
     # nothing new: the next run lands nothing and changes nothing; the seeds, unchanged, are
-    # not reloaded
+    # not reloaded (forced: a plain run would be a no-op, tests/test_noop_run.py)
     before = table_snapshot(warehouse_url, "gold.fct_revenue_daily")
-    again = run_warehouse_job(ephemeral_instance=True)
+    again = run_warehouse_job(ephemeral_instance=True, force=True)
     assert again.success, again.failure
     assert again.step("land_event_files").metadata["files_landed"] == 0
     assert table_snapshot(warehouse_url, "gold.fct_revenue_daily") == before

@@ -319,3 +319,45 @@ def restrict_connections(conn: psycopg.Connection) -> None:
         conn.execute(
             sql.SQL("revoke connect on database {} from public").format(sql.Identifier(database))
         )
+
+
+# -- roles of services that read on behalf of a client (the analytics API) ----------------------
+def ensure_scoped_role(
+    conn: psycopg.Connection, role: str, brands: Iterable[str] | None, *, group: str
+) -> None:
+    """A NOLOGIN role that reads what a reader of `brands` reads (None: all of gold, as
+    bi_reader), and that the connected role may `set role` to. Its scope goes in
+    security.brand_scopes, the table gold's policies read, so row-level security filters it
+    exactly like a brand reader's login. `group` is a further group role it joins (the
+    service's own grants). Inside the caller's transaction; the role must not exist."""
+    _check_name(conn, role)
+    if _existing(conn, role) is not None:
+        raise AccessError(f"{role} exists already")
+    reader = BI_READER if brands is None else BRAND_READER
+    scope = () if brands is None else tuple(dict.fromkeys(brands))
+    if brands is not None and (not scope or not all(b.strip() for b in scope)):
+        raise AccessError("a brand-scoped role needs at least one brand, none of them blank")
+    name = sql.Identifier(role)
+    conn.execute(sql.SQL("create role {} nologin").format(name))
+    conn.execute(
+        sql.SQL("grant {}, {} to {}").format(sql.Identifier(reader), sql.Identifier(group), name)
+    )
+    # The service switches to the role per request; it must not inherit the role's rights.
+    conn.execute(
+        sql.SQL("grant {} to {} with inherit false, set true").format(
+            name, sql.Identifier(conn.info.user)
+        )
+    )
+    for brand in scope:
+        conn.execute(
+            "insert into security.brand_scopes (role_name, brand_id) values (%s, %s)",
+            [role, brand],
+        )
+
+
+def drop_scoped_role(conn: psycopg.Connection, role: str) -> None:
+    """Remove a role made by `ensure_scoped_role` and its scope (inside the caller's
+    transaction); a missing role is not an error."""
+    conn.execute("delete from security.brand_scopes where role_name = %s", [role])
+    if _existing(conn, role) is not None:
+        conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))

@@ -5,8 +5,10 @@ blocking check passed does `publish` copy every mart into `gold` in one transact
 changed with DELETE + INSERT, which is MVCC-safe: a reader sees either the previous
 publication or the new one, in every table, even inside a long REPEATABLE READ transaction
 (TRUNCATE or a table swap would show such a reader empty tables). A mart with a key (its
-grain) changes only the rows that differ; one without replaces them all. A failed attempt
-changes nothing in `gold` and is recorded in `audit.publications` too.
+grain) changes only the rows that differ; one without replaces them all. A day-keyed
+incremental mart whose builds recorded the days they changed (`audit.candidate_changes`,
+macros/candidate_changes.sql) has only those days replaced, without reading the others. A
+failed attempt changes nothing in `gold` and is recorded in `audit.publications` too.
 
 Gold is what BI tools read, so each table also has its grain as primary key, the indexes the
 dashboards need (DASHBOARD_INDEXES), the dbt descriptions as table and column comments
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -32,11 +34,26 @@ CANDIDATE_SCHEMA = schemas.CANDIDATE
 GOLD_SCHEMA = schemas.GOLD
 
 
+CANDIDATE_CHANGES = f"{schemas.AUDIT}.candidate_changes"
+
+
 @dataclass(frozen=True)
 class Publication:
     publication_id: int
     status: str
     row_counts: dict[str, int]
+    # how each mart reached gold: "copied" (a new table), "compared" (every row compared
+    # with gold), "replaced" (no key: every row replaced) or "N days" (only the days its
+    # builds changed)
+    refills: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """The days of a candidate that builds changed since the last publication took them."""
+
+    day_column: str
+    days: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -52,10 +69,16 @@ class Index:
 # The indexes the dashboard queries need beyond each mart's primary key (dwh/bench.py reads
 # them): a brand's 5-minute series over a range of days filters granularity and brand and
 # ranges over bucket_start, which the key (granularity, bucket_start, brand_id, ...) serves
-# only by scanning every brand of the range; ggr_minor in the index spares the heap. The
-# other dashboard queries filter on a prefix of their mart's key.
+# only by scanning every brand of the range; the summed columns in the index spare the heap.
+# The other dashboard queries filter on a prefix of their mart's key.
 DASHBOARD_INDEXES: dict[str, tuple[Index, ...]] = {
-    "fct_bets_rollup": (Index(("granularity", "brand_id", "bucket_start"), ("ggr_minor",)),),
+    "fct_bets_rollup": (
+        Index(
+            ("granularity", "brand_id", "bucket_start"),
+            # the API's series of any money metric or bet count, per currency (api/queries/)
+            ("currency", "ggr_minor", "stake_minor", "win_minor", "bets_settled"),
+        ),
+    ),
 }
 
 
@@ -200,6 +223,7 @@ def publish(
     ensure_access(conn)
     keys = keys or {}
     counts: dict[str, int] = {}
+    refills: dict[str, str] = {}
     with conn.transaction():
         # One publication at a time; readers keep reading the previous one meanwhile.
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.publish'))")
@@ -210,7 +234,7 @@ def publish(
             )
         )
         for mart in marts:
-            counts[mart] = _publish_mart(
+            counts[mart], refills[mart] = _publish_mart(
                 conn, mart, tuple(keys.get(mart, ())), candidate_schema, gold_schema
             )
         row = conn.execute(
@@ -219,9 +243,10 @@ def publish(
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
     return Publication(
-        publication_id=int(row[0]),
-        status="published",  # type: ignore[index]
+        publication_id=int(row[0]),  # type: ignore[index]
+        status="published",
         row_counts=counts,
+        refills=refills,
     )
 
 
@@ -251,6 +276,49 @@ def _refill_changed(
     )
 
 
+def _take_changes(
+    conn: psycopg.Connection, mart: str, names: set[str], candidate_schema: str
+) -> _Changes | None:
+    """The days the mart's builds changed since the last publication, taken (deleted) in the
+    publication's transaction, so a blocked or failed attempt leaves them for the next one.
+    None when only a comparison of every row is safe: no record (a mart that does not record
+    its changes, or no build since the last publication), a whole-mart record (a first
+    build, a full refresh), a day column the candidate does not have, or candidates not in
+    the warehouse's own schema. No day at all: the builds changed nothing."""
+    if candidate_schema != CANDIDATE_SCHEMA:
+        return None
+    if conn.execute("select to_regclass(%s)", [CANDIDATE_CHANGES]).fetchone() == (None,):
+        return None
+    rows = conn.execute(
+        f"delete from {CANDIDATE_CHANGES} where mart = %s returning day_column, day, whole",
+        [mart],
+    ).fetchall()
+    columns = {column for column, _, _ in rows}
+    if not rows or len(columns) != 1 or any(whole for _, _, whole in rows):
+        return None
+    (column,) = columns
+    if column not in names:
+        return None
+    return _Changes(column, tuple(sorted({day for _, day, _ in rows if day is not None})))
+
+
+def _refill_days(
+    conn: psycopg.Connection, source: sql.Identifier, target: sql.Identifier, changes: _Changes
+) -> None:
+    """Replace the changed days only: gold equalled the candidate after the last publication
+    (by induction: every publication leaves them equal), and builds since then changed the
+    candidate on these days alone."""
+    column = sql.Identifier(changes.day_column)
+    days = list(changes.days)
+    conn.execute(sql.SQL("delete from {} where {} = any(%s)").format(target, column), [days])
+    conn.execute(
+        sql.SQL("insert into {} select * from {} where {} = any(%s)").format(
+            target, source, column
+        ),
+        [days],
+    )
+
+
 def _count(conn: psycopg.Connection, table: sql.Identifier) -> int:
     return int(conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0])  # type: ignore[index]
 
@@ -261,8 +329,9 @@ def _publish_mart(
     key: tuple[str, ...],
     candidate_schema: str,
     gold_schema: str,
-) -> int:
-    """Copy one mart into gold (inside the publication's transaction); its row count."""
+) -> tuple[int, str]:
+    """Copy one mart into gold (inside the publication's transaction): its row count, and
+    how it was refilled (Publication.refills)."""
     source = sql.Identifier(candidate_schema, mart)
     target = sql.Identifier(gold_schema, mart)
     columns = _columns(conn, candidate_schema, mart)
@@ -275,22 +344,30 @@ def _publish_mart(
         raise RuntimeError(f"{candidate_schema}.{mart} has no column {', '.join(missing)}")
     wanted = _Shape(columns, key, frozenset(i.all_columns for i in indexes))
     rebuilt = _shape(conn, gold_schema, mart) != wanted
+    changes = _take_changes(conn, mart, names, candidate_schema)
     if rebuilt:
         _recreate(conn, source, target, gold_schema, mart)
         conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
         _index(conn, target, mart, wanted)
+        refill = "copied"
+    elif changes is not None:
+        if changes.days:
+            _refill_days(conn, source, target, changes)
+        refill = f"{len(changes.days)} days"
     elif key:
         _refill_changed(conn, source, target, key)
+        refill = "compared"
     else:
         # Same shape: refill in place (MVCC keeps the previous rows visible to open readers).
         conn.execute(sql.SQL("delete from {}").format(target))
         conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
+        refill = "replaced"
     count = _count(conn, target)
     _copy_comments(conn, candidate_schema, gold_schema, mart)
     # Fresh statistics for the new rows: without them the planner keeps the previous
     # publication's estimates (or none at all for a new table) until autovacuum comes by.
     conn.execute(sql.SQL("analyze {}").format(target))
-    return count
+    return count, refill
 
 
 def record_blocked(

@@ -14,6 +14,7 @@ GOLD = "gold"  # what BI reads: the last publication whose checks all passed
 AUDIT = "audit"
 REFERENCE = "reference"  # the dbt seeds
 SECURITY = "security"  # the readers' scopes (warehouse/access.py)
+SEMANTIC = "semantic"  # the semantic layer's time spine (dbt_project/models/semantic/)
 
 # Every schema the pipeline creates, from the landing to the publication.
-WAREHOUSE_SCHEMAS = (RAW, BRONZE, SILVER, CANDIDATE, GOLD, AUDIT)
+WAREHOUSE_SCHEMAS = (RAW, BRONZE, SILVER, CANDIDATE, GOLD, AUDIT, SEMANTIC)

@@ -41,6 +41,11 @@ class Settings:
     dbt_target_path: Path = DBT_PROJECT_DIR / "target"
     dagster_home: Path | None = None  # DAGSTER_HOME; None: home / "dagster"
     debug: bool = False  # DWH_DEBUG: the CLI shows tracebacks
+    # The analytics API's rate limit per client (api/ratelimit.py): a token bucket refilled at
+    # DWH_API_RATE requests per second, holding at most DWH_API_BURST.
+    api_rate_per_second: float = 50.0
+    api_burst: int = 100
+    api_pool_size: int = 8  # DWH_API_POOL_SIZE: database connections of one API process
 
     @property
     def uses_embedded(self) -> bool:
@@ -60,6 +65,9 @@ def load_settings() -> Settings:
         dbt_target_path=Path(os.environ.get("DBT_TARGET_PATH") or DBT_PROJECT_DIR / "target"),
         dagster_home=_path_setting("DAGSTER_HOME"),
         debug=bool(os.environ.get("DWH_DEBUG")),
+        api_rate_per_second=_positive_setting("DWH_API_RATE", 50.0),
+        api_burst=int(_positive_setting("DWH_API_BURST", 100)),
+        api_pool_size=int(_positive_setting("DWH_API_POOL_SIZE", 8)),
     )
 
 
@@ -128,3 +136,16 @@ def _workers_setting(name: str) -> int | None:
     if not value.isdigit():
         raise ValueError(f"{name} must be a whole number of processes, got {value!r}")
     return int(value)
+
+
+def _positive_setting(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return number

@@ -7,6 +7,7 @@
     changed_days: those days, for the model's touched-days CTE.
     delete_changed_days: a pre-hook that deletes them (and the forced days) first, so a day
     left without rows keeps no stale ones; delete+insert alone replaces only days it writes.
+    The days it deletes are recorded for publication (macros/candidate_changes.sql).
 -#}
 
 {% macro changed_days(relation, first_day, last_day) -%}
@@ -17,9 +18,15 @@
 
 {% macro delete_changed_days(relation, first_day, last_day, day_column='day') -%}
     {%- if is_incremental() %}
-    delete from {{ this }} where {{ day_column }} in (
-        {{ changed_days(relation, first_day, last_day) }}
-        union select forced_day from ({{ forced_days(day_column) }}) as forced
+    with gone as (
+        delete from {{ this }} where {{ day_column }} in (
+            {{ changed_days(relation, first_day, last_day) }}
+            union select forced_day from ({{ forced_days(day_column) }}) as forced
+        )
+        returning {{ day_column }} as day
     )
+
+    insert into audit.candidate_changes (mart, day_column, day)
+    select distinct '{{ this.identifier }}', '{{ day_column }}', day from gone
     {%- endif %}
 {%- endmacro %}

@@ -16,6 +16,7 @@
         updated_at timestamptz not null default now()
     );
     {{ create_untested_batch_floor() }}
+    {{ create_candidate_changes_table() }}
 {% endmacro %}
 
 {#- Bronze data tests check each landed batch once, before silver takes it (their `where` is

@@ -1,16 +1,26 @@
-"""Landing: new event files of the landing directory into the raw schema."""
+"""Landing: new event files of the landing directory into the raw schema.
 
-from collections.abc import Iterator
+The raw tables are the dbt project's sources: their descriptions, owners and tags come from
+the manifest (dbt_project/models/bronze/_bronze.yml, dbt_project.yml), and their metadata at
+each materialization says what raw holds (orchestration/raw_content.py), whoever landed it.
+"""
+
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from ingestion.landing import land, unseen_files
+from orchestration.raw_content import RAW_TABLES, raw_content
 from orchestration.resources import WarehouseResource
+from orchestration.table_metadata import TABLE_NAME
+from orchestration.translator import WarehouseTranslator
 from warehouse import schemas
 from warehouse.settings import load_settings
 
-RAW_TABLES = ("events", "quarantine", "load_batches", "load_failures")
+# The loader writes them (Python), into PostgreSQL tables.
+RAW_KINDS = {"python", "postgres", "table"}
 
 
 class LandingConfig(dg.Config):
@@ -18,42 +28,72 @@ class LandingConfig(dg.Config):
     landing_dir: str | None = None
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            [schemas.RAW, table],
-            group_name=schemas.RAW,
-            description=f"{schemas.RAW}.{table}, written by the loader",
+def raw_specs(manifest: Mapping[str, Any]) -> list[dg.AssetSpec]:
+    """The raw tables as assets, described as the dbt sources of schema raw describe them."""
+    translator = WarehouseTranslator()
+    sources = {
+        props["name"]: props
+        for props in manifest["sources"].values()
+        if props["schema"] == schemas.RAW
+    }
+    specs = []
+    for table in RAW_TABLES:
+        props = sources[table]
+        specs.append(
+            dg.AssetSpec(
+                [schemas.RAW, table],
+                group_name=schemas.RAW,
+                description=f"{props['description']}\n\n{props['source_description']}",
+                metadata={TABLE_NAME: f"{schemas.RAW}.{table}"},
+                kinds=RAW_KINDS,
+                owners=translator.get_owners(props),
+                tags=translator.get_tags(props),
+            )
         )
-        for table in RAW_TABLES
-    ],
-    name="land_event_files",
-    description="Lands the files of the landing directory not landed yet (one batch per file).",
-    # A dropped connection or a server restart is worth another try; a bad file is not
-    # (it raises Failure with allow_retries=False below).
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
-)
-def land_event_files(
-    context: dg.AssetExecutionContext,
-    config: LandingConfig,
-    warehouse: WarehouseResource,
+    return specs
+
+
+def build_landing(manifest: Mapping[str, Any]) -> dg.AssetsDefinition:
+    """The landing asset, for the raw tables the manifest declares as sources."""
+
+    @dg.multi_asset(
+        specs=raw_specs(manifest),
+        name="land_event_files",
+        description="Lands the files of the landing directory not landed yet (one batch per file).",
+        # A dropped connection or a server restart is worth another try; a bad file is not
+        # (it raises Failure with allow_retries=False below).
+        retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def land_event_files(
+        context: dg.AssetExecutionContext,
+        config: LandingConfig,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from _land(context, config, warehouse)
+
+    return land_event_files
+
+
+def _land(
+    context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
     directory = Path(config.landing_dir) if config.landing_dir else load_settings().landing_dir
     with warehouse.connect() as conn:
         files = unseen_files(conn, directory)
         context.log.info(f"{len(files)} new file(s) in {directory}")
         report = land(conn, files, echo=context.log.info)
-    metadata = {
+        content = raw_content(conn)
+    # This run's own figures, beside what raw holds: files landed before by `dwh ingest` are
+    # not this run's, yet they are in raw and dbt builds from them.
+    this_run = {
         "landing_dir": str(directory),
         "files_landed": len(report.landed_files),
         "files_failed": len(report.failed),
-        "lines_read": report.total("lines_read"),
-        "events_landed": report.total("landed"),
-        "lines_quarantined": report.total("quarantined"),
-        "blank_lines": report.total("blank"),
     }
     for table in RAW_TABLES:
-        yield dg.MaterializeResult(asset_key=[schemas.RAW, table], metadata=metadata)
+        yield dg.MaterializeResult(
+            asset_key=[schemas.RAW, table], metadata={**content[table], **this_run}
+        )
     if report.failed:
         # The good files are landed and committed; the run still fails loudly. A failed file
         # is not retried until it changes (raw.load_failures).

@@ -14,9 +14,11 @@ check it depends on (the GX suite of every mart, and each blocking dbt test of a
 the run); a check without one blocks the publication like a failed one, and is recorded in
 `audit.publications`.
 
-The marts come from the dbt manifest: `build_publication(marts)` makes the definitions for
-them when the code location loads (orchestration/definitions.py), not when this module is
-imported. The SQL is warehouse/publish.py's.
+The marts come from the dbt manifest: `build_publication(marts, candidates)` makes the
+definitions for them when the code location loads (orchestration/definitions.py), not when
+this module is imported. Each gold asset is described as its candidate is (the dbt asset:
+description, columns, owners, tags), with its own table name and primary key, and its row
+count at each publication. The SQL is warehouse/publish.py's.
 """
 
 import time
@@ -26,8 +28,9 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.marts import gold_grains
+from orchestration.marts import gold_descriptions, gold_grains, gold_not_null
 from orchestration.resources import WarehouseResource
+from orchestration.table_metadata import COLUMN_SCHEMA, ROW_COUNT, TABLE_NAME
 from warehouse import schemas
 from warehouse.publish import gold_lag, publish, record_blocked
 from warehouse.settings import load_settings
@@ -36,6 +39,9 @@ CANDIDATE_SCHEMA = schemas.CANDIDATE
 GOLD_SCHEMA = schemas.GOLD
 GX_CHECK = "gx_suite"
 FRESHNESS_SLO_SECONDS = 300  # the source article's SLO: marts at most 5 minutes behind
+# Tables of PostgreSQL, written by the publication (Python) from the validated candidates.
+GOLD_KINDS = {"postgres", "table"}
+_KIND_TAG = "dagster/kind/"  # kinds are tags too; gold has its own (not dbt)
 
 
 def _outcomes(validation: Any) -> list[dict[str, Any]]:
@@ -58,17 +64,83 @@ class PublicationDefinitions:
 
 
 def build_publication(
-    marts: Sequence[str], keys: Mapping[str, Sequence[str]] | None = None
+    marts: Sequence[str],
+    candidates: Mapping[dg.AssetKey, dg.AssetSpec],
+    keys: Mapping[str, Sequence[str]] | None = None,
 ) -> PublicationDefinitions:
     """The GX check of the candidates, the publication to gold and gold's freshness check,
-    for these marts (the manifest's gold models, orchestration/marts.py). `keys`: each mart's
-    primary key in gold, by default its grain in the manifest."""
+    for these marts (the manifest's gold models, orchestration/marts.py). `candidates`: the
+    dbt assets' specs by key, which the gold assets take their columns, owners and tags from.
+    `keys`: each mart's primary key in gold, by default its grain in the manifest."""
     marts = tuple(marts)
     grains = gold_grains() if keys is None else keys
+    keys_of = {m: tuple(grains[m]) for m in marts if m in grains}
+    descriptions, not_null = gold_descriptions(), gold_not_null()
+    specs = [
+        gold_spec(
+            candidates[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
+            mart,
+            description=descriptions.get(mart, ""),
+            key=keys_of.get(mart, ()),
+            not_null=not_null.get(mart, ()),
+        )
+        for mart in marts
+    ]
     return PublicationDefinitions(
         validate_gold_candidates=_validation(marts),
-        publish_gold=_publication(marts, {m: tuple(grains[m]) for m in marts if m in grains}),
+        publish_gold=_publication(marts, keys_of, specs),
         gold_freshness=_freshness(marts),
+    )
+
+
+def gold_spec(
+    candidate: dg.AssetSpec,
+    mart: str,
+    *,
+    description: str,
+    key: Sequence[str],
+    not_null: Sequence[str],
+) -> dg.AssetSpec:
+    """The gold table `mart` as an asset: what BI reads. The dbt model's description, its
+    candidate's columns (with the not-null columns and the primary key publication gives
+    gold), owners and tags; kinds and table name of its own."""
+    table = f"{GOLD_SCHEMA}.{mart}"
+    primary_key = f" Primary key: ({', '.join(key)})." if key else ""
+    description = (
+        f"{description}\n\nBI reads `{table}`: the last publication of "
+        f"`{CANDIDATE_SCHEMA}.{mart}` whose checks all passed.{primary_key}"
+    ).strip()
+    found = candidate.metadata.get(COLUMN_SCHEMA)
+    columns = found.value if isinstance(found, dg.TableSchemaMetadataValue) else found
+    metadata: dict[str, Any] = {TABLE_NAME: table}
+    if isinstance(columns, dg.TableSchema):
+        required = set(key) | set(not_null)
+        metadata[COLUMN_SCHEMA] = dg.MetadataValue.table_schema(
+            dg.TableSchema(
+                columns=[
+                    dg.TableColumn(
+                        name=c.name,
+                        type=c.type,
+                        description=c.description,
+                        tags=c.tags,
+                        constraints=dg.TableColumnConstraints(nullable=c.name not in required),
+                    )
+                    for c in columns.columns
+                ],
+                constraints=dg.TableConstraints(
+                    other=[f"primary key ({', '.join(key)})"] if key else []
+                ),
+            )
+        )
+    return dg.AssetSpec(
+        [GOLD_SCHEMA, mart],
+        group_name=GOLD_SCHEMA,
+        deps=[candidate.key],
+        description=description,
+        metadata=metadata,
+        kinds=GOLD_KINDS,
+        owners=candidate.owners,
+        tags={k: v for k, v in candidate.tags.items() if not k.startswith(_KIND_TAG)},
     )
 
 
@@ -161,18 +233,10 @@ def _validate(
 
 
 def _publication(
-    marts: tuple[str, ...], keys: Mapping[str, tuple[str, ...]]
+    marts: tuple[str, ...], keys: Mapping[str, tuple[str, ...]], specs: Sequence[dg.AssetSpec]
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
-        specs=[
-            dg.AssetSpec(
-                [GOLD_SCHEMA, mart],
-                group_name=GOLD_SCHEMA,
-                deps=[dg.AssetKey([CANDIDATE_SCHEMA, mart])],
-                description=f"{GOLD_SCHEMA}.{mart}, published from {CANDIDATE_SCHEMA}",
-            )
-            for mart in marts
-        ],
+        specs=specs,
         name="publish_gold",
         description="Copies every validated candidate mart into gold, atomically.",
     )
@@ -206,7 +270,13 @@ def _publish(
         raise dg.Failure(description=message, allow_retries=False)
     started = time.perf_counter()
     with warehouse.connect() as conn:
-        publication = publish(conn, marts, run_id=context.run_id, keys=keys)
+        publication = publish(
+            conn,
+            marts,
+            run_id=context.run_id,
+            keys=keys,
+            check_results=passed_suites(context, marts),
+        )
     seconds = time.perf_counter() - started
     context.log.info(
         f"published {len(marts)} marts as publication "
@@ -216,7 +286,7 @@ def _publish(
         yield dg.MaterializeResult(
             asset_key=[GOLD_SCHEMA, mart],
             metadata={
-                "rows": publication.row_counts[mart],
+                ROW_COUNT: publication.row_counts[mart],
                 "publication_id": publication.publication_id,
                 "publish_seconds": round(seconds, 2),
             },
@@ -239,30 +309,53 @@ def unmet_blocking_checks(
         for key in graph.get_check_keys_for_assets(candidates)
         if graph.get_check_spec(key).blocking
     }
-    materialized: set[dg.AssetKey] = set()
-    passed: dict[dg.AssetCheckKey, bool] = {}
-    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
-    entries = [
-        entry
-        for run_id in _run_lineage(context)
-        for entry in context.instance.all_logs(run_id, of_type=kinds)
-    ]
-    for entry in entries:
-        event = entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-            materialized.add(event.event_specific_data.materialization.asset_key)
-        else:
-            evaluation = event.event_specific_data
-            # the last evaluation counts (a retried step evaluates again)
-            passed[evaluation.asset_check_key] = evaluation.passed
+    materialized, evaluations = _run_events(context)
+    passed = {key: evaluation.passed for key, evaluation in evaluations.items()}
     required = {k for k in blocking if k.name == GX_CHECK or k.asset_key in materialized}
     return {
         key.to_user_string(): "no result" if key not in passed else "failed"
         for key in sorted(required, key=lambda k: k.to_user_string())
         if not passed.get(key, False)
     }
+
+
+def _run_events(
+    context: dg.AssetExecutionContext,
+) -> tuple[set[dg.AssetKey], dict[dg.AssetCheckKey, Any]]:
+    """The assets materialized in this run (and the runs it continues) and the last
+    evaluation of each check (a retried step evaluates again)."""
+    materialized: set[dg.AssetKey] = set()
+    evaluations: dict[dg.AssetCheckKey, Any] = {}
+    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    for run_id in _run_lineage(context):
+        for entry in context.instance.all_logs(run_id, of_type=kinds):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                materialized.add(event.event_specific_data.materialization.asset_key)
+            else:
+                evaluation = event.event_specific_data
+                evaluations[evaluation.asset_check_key] = evaluation
+    return materialized, evaluations
+
+
+def passed_suites(context: dg.AssetExecutionContext, marts: Sequence[str]) -> dict[str, Any]:
+    """What a publication records of the checks that let it through: per mart, its GX suite's
+    result (success, expectations evaluated) as the validation step reported it."""
+    _, evaluations = _run_events(context)
+    results: dict[str, Any] = {}
+    for mart in marts:
+        key = dg.AssetCheckKey(dg.AssetKey([CANDIDATE_SCHEMA, mart]), GX_CHECK)
+        evaluation = evaluations.get(key)
+        if evaluation is None:
+            continue
+        expectations = evaluation.metadata.get("expectations")
+        results[mart] = {
+            "success": bool(evaluation.passed),
+            "expectations": getattr(expectations, "value", expectations),
+        }
+    return results
 
 
 def _run_lineage(context: dg.AssetExecutionContext) -> list[str]:

@@ -15,7 +15,7 @@
         unique_key='day',
         on_schema_change='fail',
         pre_hook="{{ delete_changed_days(ref('int_payments'), 'intent_date', 'latest_intent_date') }}",
-        post_hook="{{ record_batch_watermark() }}",
+        post_hook=["{{ record_candidate_changes() }}", "{{ record_batch_watermark() }}"],
     )
 }}
 

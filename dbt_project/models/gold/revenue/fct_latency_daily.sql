@@ -16,7 +16,7 @@
         unique_key='day',
         on_schema_change='fail',
         pre_hook="{{ delete_changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}",
-        post_hook="{{ record_batch_watermark() }}",
+        post_hook=["{{ record_candidate_changes() }}", "{{ record_batch_watermark() }}"],
     )
 }}
 
