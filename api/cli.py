@@ -53,14 +53,14 @@ def cmd_api_client(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="serve the analytics API (OpenAPI docs at /docs)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.set_defaults(func=cmd_serve)
 
     client = sub.add_parser("api-client", help="clients of the analytics API")
-    actions = client.add_subparsers(dest="action", required=True)
+    actions = client.add_subparsers(dest="action", required=True, help="what to do")
     create = actions.add_parser("create", help="a new client; prints its id and secret once")
-    create.add_argument("name")
+    create.add_argument("name", help="the client's name")
     scope = create.add_mutually_exclusive_group(required=True)
     scope.add_argument(
         "--brand",
@@ -70,8 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="BRAND",
         help="a brand the client may read (--brand a b, or --brand a --brand b)",
     )
-    scope.add_argument("--all-brands", action="store_true")
+    scope.add_argument("--all-brands", action="store_true", help="every brand, as bi_reader")
     actions.add_parser("list", help="every client, its status and scope")
     revoke = actions.add_parser("revoke", help="revoke a client: its tokens stop working at once")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the client's name")
     client.set_defaults(func=cmd_api_client)

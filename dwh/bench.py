@@ -507,7 +507,7 @@ def format_table(result: BenchResult) -> str:
                 f"api: {name}",
                 f"p50 {f['p50_ms']:.1f} / p95 {f['p95_ms']:.1f} / p99 {f['p99_ms']:.1f} ms, "
                 f"{f['requests_per_second']:,.0f} req/s "
-                f"({_against(f['p95_ms'], f['target_p95_ms'])} ms)",
+                f"(p95 in ms, {_against(f['p95_ms'], f['target_p95_ms'])})",
             )
             for name, f in result.api.items()
         ],

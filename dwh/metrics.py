@@ -357,7 +357,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Query the metrics of dbt_project/models/semantic/_semantic.yml, over the "
         "published gold marts (docs/semantic-layer.md).",
     )
-    actions = metrics.add_subparsers(dest="action", required=True)
+    actions = metrics.add_subparsers(dest="action", required=True, help="what to do")
     listing = actions.add_parser("list", help="every metric and what it can be grouped by")
     listing.add_argument("-v", "--verbose", action="store_true", help="descriptions, group-bys")
     ask = actions.add_parser(
@@ -383,7 +383,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated metrics or group-by items (default: the group-by items); "
         "descending with a '-': --order-by=-ngr",
     )
-    ask.add_argument("--limit", type=int)
+    ask.add_argument("--limit", type=int, help="at most this many rows")
     ask.add_argument("--start-time", type=_timestamp, help="metric_time from (ISO date)")
     ask.add_argument("--end-time", type=_timestamp, help="metric_time to (ISO date)")
     ask.add_argument("--decimals", type=int, help="decimals of fractional values")

@@ -231,6 +231,7 @@ def test_a_piped_run_prints_one_line_per_stage_and_no_dbt_flood(
     assert len(finished) == int(dbt[2])
 
 
+@pytest.mark.slow  # a second full job run (~45 s); the piped run's test covers the default
 def test_a_verbose_run_shows_dbts_lines_still_without_ansi_codes(
     first_run: subprocess.CompletedProcess[str], home: Path
 ) -> None:

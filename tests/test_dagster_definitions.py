@@ -318,12 +318,21 @@ def test_a_range_of_days_is_recomputed_in_one_run(
     )
     assert result.success
     # exactly the range is recomputed: 03-02 (stake 500, win 200: GGR 300) and 03-03 (stake
-    # 300, win 600: GGR -300); 03-01, outside it, stays lost
-    assert query(
-        module_warehouse_url,
-        "select day::text, stake_minor, win_minor, ggr_minor from gold.fct_revenue_daily "
-        "where brand_id = 'brand-d' order by day",
-    ) == [("2026-03-02", 500, 200, 300), ("2026-03-03", 300, 600, -300)]
+    # 300, win 600: GGR -300); 03-01, outside it, stays lost from the candidate, and gold,
+    # where publication replaced only the recomputed days, keeps it (stake 1000, win 0)
+    days = (
+        "select day::text, stake_minor, win_minor, ggr_minor from {} "
+        "where brand_id = 'brand-d' order by day"
+    )
+    assert query(module_warehouse_url, days.format("gold_candidate.fct_revenue_daily")) == [
+        ("2026-03-02", 500, 200, 300),
+        ("2026-03-03", 300, 600, -300),
+    ]
+    assert query(module_warehouse_url, days.format("gold.fct_revenue_daily")) == [
+        ("2026-03-01", 1000, 0, 1000),
+        ("2026-03-02", 500, 200, 300),
+        ("2026-03-03", 300, 600, -300),
+    ]
     # the backfilled days are recorded, one partition each, with the run's publication
     recorded = _materializations(result)[BACKFILLED_DAYS.to_user_string()]
     assert [m.partition for m in recorded] == ["2026-03-02", "2026-03-03"]

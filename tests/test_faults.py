@@ -122,7 +122,8 @@ def reference(
         first = run_warehouse_job()
         assert first.success, first.failure
         seeds_first = dict(query(module_warehouse_url, seeds_sql))
-        second = run_warehouse_job()  # nothing new, and every seed unchanged
+        # nothing new, and every seed unchanged (forced: a plain run would be a no-op)
+        second = run_warehouse_job(force=True)
         assert second.success, second.failure
         yield Reference(
             url=module_warehouse_url,
