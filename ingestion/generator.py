@@ -12,7 +12,8 @@ What lands in the files, besides the clean events of `generator_world`:
 - envelope-valid events whose payload breaks the contract, and events of types not in the catalog.
 
 Determinism: the same config gives byte-identical files. Behaviour draws from per-player-day random
-streams (see `generator_world`); envelope decisions draw from one `random.Random` stream in
+streams and per-player outcome sequences (see `generator_world`; the economics it simulates are
+stated in docs/generator.md); envelope decisions draw from one `random.Random` stream in
 generation order. Nothing reads the clock or `hash()`; gzip headers carry no name and mtime 0.
 
 Memory: lines are written in chunks as they are made; only lines that land in a later file (late

@@ -64,26 +64,72 @@ ADMIN_REASONS = (
     "migration_fix",
 )
 
-# minor units before currency scale: most bets 1..10 EUR, so that players wager their
-# deposits several times over, as on a real casino floor
-STAKES = (100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
-DEPOSITS = (1000, 2000, 2000, 2500, 5000, 5000, 10000, 10000, 20000, 50000)
+# ---- The operator's economics (docs/generator.md states the rates and what they add up to).
+# Amounts are minor units before the currency's scale. A player's usual stake is one of the
+# steps 1..MAX_STAKE_IX (mostly 2 or 2.50 EUR), one step higher for whales; a bet is a round
+# at that stake, sometimes one or two steps more, one step more at a table or live game.
+STAKES = (100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000)
+MAX_STAKE_IX = 5
+# Deposits: 10..50 EUR (four times that for a whale). Only a player who has deposited bets (a
+# casino takes no real-money bet without funds), so the stakes, the number of rounds and the
+# deposit rates below make turnover about 7x deposits and GGR about a quarter of deposits.
+DEPOSITS = (1000, 1000, 1000, 1000, 1500, 2000, 2000, 2500, 3000, 5000)
+WHALE_DEPOSIT = 4
+P_FIRST_DEPOSIT = 0.65  # per active day of a gambler who has not deposited yet
+P_REDEPOSIT, P_REDEPOSIT_WHALE = 0.08, 0.20  # per active day afterwards
+P_SECOND_DEPOSIT = 0.05  # a second deposit on the same day
+# Processing fees on a capture: 85 % carry 1.5..3.5 % of the amount, 5 % a fee of 0 and 10 %
+# none, so fees are 0.85 x 2.5 % = 2.125 % of deposits.
+P_FEE, P_ZERO_FEE = 0.85, 0.05
+FEE_LO, FEE_SPAN = 0.015, 0.02
+JACKPOT_DIVISOR = 100  # a jackpot slot puts 1 % of each stake into the jackpot
+# Bonuses: a welcome bonus matching the first deposit (up to 100 EUR, 70 % take it), reloads of
+# a tenth of a deposit (15 %). A bonus costs only when it becomes cash: once the player has
+# staked WAGERING times it within BONUS_EXPIRY_MS of its issue (else it is forfeited). Most
+# players do not, which keeps the bonus cost near a fifth of GGR.
+WELCOME_BONUS = (0.70, 1.0, 10_000)  # take-up, share of the deposit, cap
+RELOAD_BONUS = (0.15, 0.10)  # take-up, share of the deposit
+WAGERING = 15
+BONUS_EXPIRY_MS = 7 * 86_400_000
+# Withdrawals: on an active day after a deposit, with P_WITHDRAWAL, 0.5..1.5 x the last deposit;
+# about half of what is deposited goes back out.
+P_WITHDRAWAL = 0.18
+WITHDRAWAL_LO, WITHDRAWAL_SPAN = 0.5, 1.0
 GEM_PACKS = ((100, 99), (550, 499), (550, 499), (1200, 999), (2500, 1999), (6500, 4999))
 
-# Win multipliers given a win: (cumulative share, low, high). P(win) makes RTP 0.95.
-WIN_BANDS = (
-    (0.60, 0.2, 1.5),
-    (0.88, 1.5, 4.0),
-    (0.98, 4.0, 12.0),
-    (0.999, 12.0, 40.0),
-    (1.0, 40.0, 150.0),
-)
-TARGET_RTP = 0.95
-MEAN_WIN_MULT = sum(
-    (c - p) * (lo + hi) / 2
-    for (p, _, _), (c, lo, hi) in zip(((0.0, 0, 0), *WIN_BANDS[:-1]), WIN_BANDS, strict=True)
-)
-P_WIN = TARGET_RTP / MEAN_WIN_MULT
+# Paytables: the return to player (RTP) each kind of game is built for, and its win multipliers
+# given a win as (cumulative share, low, high), uniform within a band. P(win) is solved so that
+# P(win) x mean multiplier = RTP. Slots have the longest tail (up to 25x); table games pay
+# mostly even money (2x the stake back), blackjacks (2.5x), dozens (3x) and ties (9x); live
+# games add a game-show tail; crash games pay the cash-out multiplier; instant games are
+# scratch cards. Tails are kept short so that a few thousand players show stable numbers.
+Band = tuple[float, float, float]
+PAYTABLES: dict[str, tuple[float, tuple[Band, ...]]] = {
+    "slot": (
+        0.960,
+        (
+            (0.55, 0.5, 1.5),
+            (0.85, 1.5, 3.0),
+            (0.97, 3.0, 6.0),
+            (0.997, 6.0, 12.0),
+            (1.0, 12.0, 25.0),
+        ),
+    ),
+    "table": (0.985, ((0.80, 2.0, 2.0), (0.95, 2.5, 2.5), (0.995, 3.0, 3.0), (1.0, 9.0, 9.0))),
+    "live": (0.975, ((0.80, 2.0, 2.0), (0.95, 2.5, 3.0), (0.995, 4.0, 8.0), (1.0, 8.0, 20.0))),
+    "crash": (0.970, ((0.70, 1.1, 2.0), (0.95, 2.0, 4.0), (0.995, 4.0, 8.0), (1.0, 8.0, 20.0))),
+    "instant": (0.950, ((0.70, 1.0, 2.0), (0.95, 2.0, 4.0), (0.995, 4.0, 8.0), (1.0, 8.0, 20.0))),
+}
+
+
+def mean_win_multiplier(bands: tuple[Band, ...]) -> float:
+    """The mean multiplier of a win: each band's share times its midpoint."""
+    lows = (0.0, *(cum for cum, _, _ in bands[:-1]))
+    return sum((cum - low) * (lo + hi) / 2 for low, (cum, lo, hi) in zip(lows, bands, strict=True))
+
+
+P_WIN = {kind: rtp / mean_win_multiplier(bands) for kind, (rtp, bands) in PAYTABLES.items()}
+assert all(0.0 < p < 1.0 for p in P_WIN.values())
 
 PROVIDERS = (
     "aurora",
@@ -102,14 +148,16 @@ PROVIDERS = (
     "nimbus",
     "orchid",
 )
-# kind, share, settle lag range (ms)
+# kind, share of the catalog, settle lag range (ms), stake steps above the player's usual stake
+# (a table or live seat costs more than a spin: the minimum bet at a table is a few EUR)
 KINDS = (
-    ("slot", 0.70, 150, 2_500),
-    ("table", 0.12, 1_000, 8_000),
-    ("live", 0.10, 15_000, 90_000),
-    ("crash", 0.05, 2_000, 40_000),
-    ("instant", 0.03, 50, 600),
+    ("slot", 0.70, 150, 2_500, 0),
+    ("table", 0.12, 1_000, 8_000, 1),
+    ("live", 0.10, 15_000, 90_000, 1),
+    ("crash", 0.05, 2_000, 40_000, 0),
+    ("instant", 0.03, 50, 600, 0),
 )
+KIND_INDEX = {kind[0]: i for i, kind in enumerate(KINDS)}
 TASKS = (
     "daily_play",
     "spin_streak",
@@ -142,6 +190,7 @@ RULES = (
     ("dance", 1.0, 1, 5, (9,), (10, 60)),
 )
 
+GOLDEN = 0.6180339887498949  # (sqrt(5) - 1) / 2: the Weyl sequence of bet outcomes
 R3 = 1.2207440846057596  # root of x**4 = x + 1: the R3 low-discrepancy sequence
 ALPHA = (1 / R3, 1 / R3**2, 1 / R3**3)
 
@@ -167,7 +216,19 @@ def perm32(x: int, key: int) -> int:
 
 
 class Game:
-    __slots__ = ("game_id", "jackpot", "lag_hi", "lag_lo", "provider_id", "tasks")
+    __slots__ = (
+        "bands",
+        "game_id",
+        "jackpot",
+        "kind",
+        "lag_hi",
+        "lag_lo",
+        "p_win",
+        "provider_id",
+        "seq",
+        "stake_step",
+        "tasks",
+    )
 
     def __init__(
         self,
@@ -176,10 +237,15 @@ class Game:
         lag: tuple[int, int],
         jackpot: bool,
         tasks: tuple[str, ...],
+        kind: str = "slot",
+        stake_step: int = 0,
     ) -> None:
         self.game_id, self.provider_id = game_id, provider_id
         self.jackpot, self.tasks = jackpot, tasks
         self.lag_lo, self.lag_hi = lag
+        self.kind, self.stake_step = kind, stake_step
+        self.p_win, self.bands = P_WIN[kind], PAYTABLES[kind][1]
+        self.seq = KIND_INDEX[kind]  # which of a player's outcome sequences the game draws from
 
 
 def build_games(n: int = 200) -> list[Game]:
@@ -188,11 +254,11 @@ def build_games(n: int = 200) -> list[Game]:
     games = []
     kind_cum = []
     acc = 0.0
-    for _, share, _, _ in KINDS:
+    for _, share, _, _, _ in KINDS:
         acc += share
         kind_cum.append(acc)
     for i in range(n):
-        kind, _, lo, hi = KINDS[min(bisect(kind_cum, rng.random()), len(KINDS) - 1)]
+        kind, _, lo, hi, step = KINDS[min(bisect(kind_cum, rng.random()), len(KINDS) - 1)]
         provider = (
             PROVIDERS[i % len(PROVIDERS)] if i < 2 * len(PROVIDERS) else rng.choice(PROVIDERS)
         )
@@ -204,11 +270,8 @@ def build_games(n: int = 200) -> list[Game]:
                 (lo, hi),
                 kind == "slot" and rng.random() < 0.15,
                 tasks,
+                kind,
+                step,
             )
         )
     return games
-
-
-def win_multiplier_mean() -> float:
-    """Expected return per unit staked (used by tests): P_WIN times the mean multiplier."""
-    return P_WIN * MEAN_WIN_MULT

@@ -8,7 +8,11 @@ Every player-day draws from its own Mersenne Twister stream, seeded from (seed, 
 player's history does not depend on how many other players there are, so a dry run over the first
 players counts exactly the events those players will have in the real run (`events_target`).
 Registration day, engagement and player kind come from a low-discrepancy sequence over the player
-index, so any prefix of players is a stratified sample of the population.
+index, so any prefix of players is a stratified sample of the population. Bet outcomes come from a
+low-discrepancy sequence of each player's own (see `_bets`).
+
+The economics (paytables, deposits, fees, bonuses, withdrawals) are the constants of
+`generator_tables`; docs/generator.md states the rates and what they add up to.
 """
 
 from __future__ import annotations
@@ -22,38 +26,60 @@ from typing import Any
 from ingestion.generator_tables import (
     ADMIN_REASONS,
     ALPHA,
+    BONUS_EXPIRY_MS,
     CHANNELS,
     DAY_MS,
     DEPOSITS,
     ECONOMY,
     ECONOMY_CUM,
     ERROR_CODES,
+    FEE_LO,
+    FEE_SPAN,
     GEM_PACKS,
+    GOLDEN,
     HOUR_MS,
+    JACKPOT_DIVISOR,
+    KINDS,
     LIMIT_TYPES,
     M64,
+    MAX_STAKE_IX,
     METHODS,
     MIN_MS,
-    P_WIN,
+    P_FEE,
+    P_FIRST_DEPOSIT,
+    P_REDEPOSIT,
+    P_REDEPOSIT_WHALE,
+    P_SECOND_DEPOSIT,
+    P_WITHDRAWAL,
+    P_ZERO_FEE,
     PEAK_HOUR,
     PLATFORMS,
     REGION_CUM,
     REGION_CURRENCIES,
     REGIONS,
+    RELOAD_BONUS,
     RULES,
     SCALE,
     STAKES,
-    WIN_BANDS,
+    WAGERING,
+    WELCOME_BONUS,
+    WHALE_DEPOSIT,
+    WITHDRAWAL_LO,
+    WITHDRAWAL_SPAN,
     build_games,
     mix64,
     perm32,
 )
+
+N_KINDS = len(KINDS)
+TWO_64 = 18446744073709551616.0  # 2**64: a 64-bit hash as a float in [0, 1)
 
 
 class Player:
     __slots__ = (
         "act_a",
         "act_b",
+        "bets",
         "bonus",
         "bound",
         "channel",
@@ -68,6 +94,8 @@ class Player:
         "gambler",
         "gamer",
         "idx",
+        "last_deposit",
+        "luck",
         "methods",
         "more_sessions",
         "peak_h",
@@ -81,6 +109,7 @@ class Player:
         "tenant",
         "upgrade_day",
         "ver",
+        "wagered",
         "whale",
     )
 
@@ -155,7 +184,7 @@ class World:
         p.gambler = u3 < 0.80
         p.gamer = u3 >= 0.55
         p.whale = p.gambler and r() < 0.02
-        p.stake_ix = min(int(abs(rng.gauss(0.0, 1.3))) + (2 if p.whale else 0), len(STAKES) - 3)
+        p.stake_ix = min(int(abs(rng.gauss(0.0, 1.3))) + (2 if p.whale else 1), MAX_STAKE_IX)
         p.favs = tuple(self._game(r) for _ in range(3))
         p.channel = CHANNELS[int(r() * len(CHANNELS))] if r() < 0.9 else None
         p.platform = PLATFORMS[int(r() * len(PLATFORMS))]
@@ -164,14 +193,18 @@ class World:
         p.dev_day = p.reg_day + int(r() * 2)
         p.upgrade_day = p.reg_day + int(r() * 2 * self.days)
         p.device, p.bound, p.devices = None, False, 0
-        p.deposited, p.bonus, p.ver = False, None, "1.0.0"
+        p.deposited, p.last_deposit, p.bonus, p.ver = False, 0, None, "1.0.0"
+        # where the player's outcome sequences (one per kind of game) start: hashes, so that the
+        # other draws stay as they were
+        p.luck = tuple(mix64(self.id_key ^ (idx << 3 | k)) / TWO_64 for k in range(N_KINDS))
+        p.bets, p.wagered = [0] * N_KINDS, 0
         return p
 
     def is_active(self, p: Player, d: int) -> bool:
         k = d - p.reg_day
         if k <= 0:
             return k == 0
-        u = mix64(self.mix_key ^ ((p.idx << 16) + d)) / 18446744073709551616.0
+        u = mix64(self.mix_key ^ ((p.idx << 16) + d)) / TWO_64
         prob = p.act_a * (1.0 + k) ** -p.act_b * (1.2 if self.weekend[d] else 1.0)
         return u < prob
 
@@ -210,9 +243,11 @@ class World:
             starts[0] = cursor = first
         deposit_left = 0
         if p.gambler:
-            p_deposit = (0.33 if p.whale else 0.25) if p.deposited else 0.65
+            p_deposit = (
+                (P_REDEPOSIT_WHALE if p.whale else P_REDEPOSIT) if p.deposited else P_FIRST_DEPOSIT
+            )
             deposit_left = 1 if r() < p_deposit else 0
-            if deposit_left and r() < 0.15:
+            if deposit_left and r() < P_SECOND_DEPOSIT:
                 deposit_left = 2
         device_today = p.dev_owner and d >= p.dev_day
         had_device = p.device is not None and p.bound  # bound before today's sessions
@@ -260,14 +295,15 @@ class World:
         if p.gambler and r() < 0.02:
             lt = LIMIT_TYPES[int(r() * len(LIMIT_TYPES))]
             emit(p, "rg.limit.hit", t_any + 1000, {"limit_type": lt}, None)
-        if p.deposited and r() < 0.04:
+        if p.deposited and r() < P_WITHDRAWAL:
+            # cashing out a win: of the order of the last deposit
             wd = f"wd_{rng.getrandbits(64):016x}"
             emit(
                 p,
                 "wallet.debit",
                 t_any + 2000,
                 {
-                    "amount_minor": DEPOSITS[int(r() * len(DEPOSITS))] * p.scale,
+                    "amount_minor": int(p.last_deposit * (WITHDRAWAL_LO + WITHDRAWAL_SPAN * r())),
                     "currency": p.currency,
                     "reason": "withdrawal",
                     "reference_id": wd,
@@ -296,8 +332,9 @@ class World:
             t = self._device(p, ts, te, r)
         if deposit:
             t = self._deposit(p, t, r)
-        if p.gambler and r() < (0.9 if length >= 60_000 else 0.3):
-            n = 1 + int(rng.expovariate(0.12))
+        # real-money bets need funds: only after a deposit (docs/generator.md)
+        if p.gambler and p.deposited and r() < (0.9 if length >= 60_000 else 0.3):
+            n = 1 + int(rng.expovariate(0.08))  # about 13 rounds
             if length < 60_000:
                 n = min(n, 3)
             self._bets(p, gi, t, max(te, t + 1000), n, r)
@@ -317,8 +354,10 @@ class World:
                 {"limit_type": "session_time"} if r() < 0.5 else {},
                 None,
             )
-        if p.bonus is not None and r() < 0.45:
-            bonus_id, amount, issued = p.bonus
+        if p.bonus is not None and ts - p.bonus[2] > BONUS_EXPIRY_MS:
+            p.bonus = None  # wagering not met in time: forfeited, it never costs anything
+        if p.bonus is not None and p.wagered >= WAGERING * p.bonus[1]:
+            bonus_id, amount, issued = p.bonus  # wagering met: what is left becomes cash
             p.bonus = None
             t_use = max(te, issued + MIN_MS)
             if r() < 0.3:
@@ -365,7 +404,7 @@ class World:
 
     def _deposit_steps(self, p: Player, t: int, r: Callable[[], float]) -> int:
         rng, emit, cur = self.rng, self.emit, p.currency
-        amount = DEPOSITS[int(r() * len(DEPOSITS))] * p.scale * (5 if p.whale else 1)
+        amount = DEPOSITS[int(r() * len(DEPOSITS))] * p.scale * (WHALE_DEPOSIT if p.whale else 1)
         method = p.methods[int(r() * len(p.methods))]
         pid = f"pay_{rng.getrandbits(64):016x}"
         trace = f"{rng.getrandbits(128):032x}"
@@ -409,9 +448,9 @@ class World:
         t += step(500, 20_000)
         captured = dict(body)
         u = r()
-        if u < 0.85:
-            captured["fee_minor"] = int(amount * (0.015 + 0.02 * r()) + 0.5)
-        elif u < 0.9:
+        if u < P_FEE:
+            captured["fee_minor"] = int(amount * (FEE_LO + FEE_SPAN * r()) + 0.5)
+        elif u < P_FEE + P_ZERO_FEE:
             captured["fee_minor"] = 0
         emit(p, "payment.captured", t, captured, trace)
         if r() < 0.01:
@@ -424,11 +463,17 @@ class World:
             {"amount_minor": amount, "currency": cur, "reason": "deposit", "reference_id": pid},
             trace,
         )
-        if p.bonus is None and ((not p.deposited and r() < 0.7) or r() < 0.15):
-            # a welcome bonus of a fifth of the first deposit (at most 50 EUR), smaller reloads
-            bonus = min(amount // 5, 5_000 * p.scale) if not p.deposited else amount // 20
+        if p.bonus is None and (
+            (not p.deposited and r() < WELCOME_BONUS[0]) or r() < RELOAD_BONUS[0]
+        ):
+            # a welcome bonus matching part of the first deposit (capped), smaller reloads
+            bonus = (
+                min(int(amount * WELCOME_BONUS[1]), WELCOME_BONUS[2] * p.scale)
+                if not p.deposited
+                else int(amount * RELOAD_BONUS[1])
+            )
             bonus_id = f"bn_{rng.getrandbits(64):016x}"
-            p.bonus = (bonus_id, max(1, bonus), t + 500)
+            p.bonus, p.wagered = (bonus_id, max(1, bonus), t + 500), 0
             emit(
                 p,
                 "bonus.issued",
@@ -436,24 +481,28 @@ class World:
                 {"bonus_id": bonus_id, "amount_minor": p.bonus[1], "currency": cur},
                 None,
             )
-        p.deposited = True
+        p.deposited, p.last_deposit = True, amount
         return t + 1_000
 
     def _bets(self, p: Player, gi: int, t0: int, t1: int, n: int, r: Callable[[], float]) -> None:
         rng, emit, games = self.rng, self.emit, self.games
         getrandbits = rng.getrandbits
-        cur, scale, six = p.currency, p.scale, p.stake_ix
+        cur, scale, six, n_stakes = p.currency, p.scale, p.stake_ix, len(STAKES)
         span = t1 - t0
         bonus_from = p.bonus[2] if p.bonus is not None else t1 + 1  # in_bonus after the issue
+        wagered = 0
         game = games[gi]
         for t in sorted(t0 + int(r() * span) for _ in range(n)):
             if r() < 0.1:
                 game = games[p.favs[int(r() * 3)]]
             u = r()
-            stake = STAKES[six + (2 if u < 0.03 else 1 if u < 0.15 else 0)] * scale
+            ix = six + game.stake_step + (2 if u < 0.03 else 1 if u < 0.15 else 0)
+            stake = STAKES[ix if ix < n_stakes else n_stakes - 1] * scale
             bet_id = f"b_{getrandbits(64):016x}"
             trace = f"{getrandbits(128):032x}"
             in_bonus = t >= bonus_from and r() < 0.5
+            if t >= bonus_from:
+                wagered += stake
             gid, prov = game.game_id, game.provider_id
             emit(
                 p,
@@ -481,7 +530,11 @@ class World:
                     p,
                     "jackpot.contribution",
                     t + 10 + int(r() * 90),
-                    {"game_id": gid, "amount_minor": max(1, stake // 100), "currency": cur},
+                    {
+                        "game_id": gid,
+                        "amount_minor": max(1, stake // JACKPOT_DIVISOR),
+                        "currency": cur,
+                    },
                     trace,
                 )
             u = r()
@@ -503,13 +556,22 @@ class World:
             if u > 0.995:  # delayed settlement: minutes to hours
                 lag += 5 * MIN_MS + int(r() * r() * 6 * HOUR_MS)
             ts = t + lag
-            win = 0
-            if r() < P_WIN:
-                v = r()
-                for cum, lo, hi in WIN_BANDS:
+            # The outcome is the quantile q of the game's paytable, q from the player's own
+            # low-discrepancy (Weyl) sequence for the kind of game: each bet's distribution is the
+            # paytable's, while a player's outcomes spread over the paytable as evenly as over
+            # millions of bets, so that a demo-sized data set shows the paytables' RTP
+            # (docs/generator.md).
+            k = game.seq
+            q = (p.luck[k] + p.bets[k] * GOLDEN) % 1.0
+            p.bets[k] += 1
+            win, p_win = 0, game.p_win
+            if q < p_win:
+                v, low = q / p_win, 0.0
+                for cum, lo, hi in game.bands:
                     if v < cum:
-                        win = int(stake * (lo + (hi - lo) * r()) + 0.5)
+                        win = int(stake * (lo + (hi - lo) * (v - low) / (cum - low)) + 0.5)
                         break
+                    low = cum
             emit(
                 p,
                 "bet.settled",
@@ -533,6 +595,7 @@ class World:
                     {"amount_minor": win, "currency": cur, "reason": "win", "reference_id": bet_id},
                     trace,
                 )
+        p.wagered += wagered
 
     def _economy(self, p: Player, ts: int, length: int, r: Callable[[], float]) -> None:
         rng, emit = self.rng, self.emit
