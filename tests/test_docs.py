@@ -28,6 +28,7 @@ PAGES = (
     "report.md",
     "semantic-layer.md",
     "api.md",
+    "generator.md",
 )
 DOC_CALL = re.compile(r"""\{\{\s*doc\(\s*["']([a-z0-9_]+)["']\s*\)\s*\}\}""")
 
