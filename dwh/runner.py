@@ -205,30 +205,13 @@ def _error_text(error: Any) -> str:
 
 
 def nothing_new(url: str, settings: Settings, landing_dir: Path | None = None) -> str | None:
-    """Why a plain run would change nothing (one line), or None when it has work: a file to
-    land, a batch landed since the last publication, a changed model, seed, macro, test,
-    suite or project setting, a seed table to load again, or no successful publication to
-    compare with."""
-    from ingestion.landing import unseen_files
+    """Why a plain run would change nothing (one line), or None when it has work
+    (orchestration/noop.py)."""
+    from orchestration.noop import nothing_new as reason
 
     manifest = seeds.read_manifest(prepare_manifest(url))
-    parts = run_fingerprint.project_parts(manifest)
     with connect(url) as conn:
-        if unseen_files(conn, landing_dir or settings.landing_dir):
-            return None
-        # a seed table dropped (or never loaded) is work: the run reloads it
-        if len(seeds.unchanged(conn, manifest)) != len(seeds.fingerprints(manifest)):
-            return None
-        batch = run_fingerprint.landed_batch(conn)
-        last = run_fingerprint.last_publication(conn, batch, parts)
-    if last is None or not last.unchanged:
-        return None
-    when = last.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (
-        f"nothing new since publication {last.publication_id} (batch {last.batch_id}, {when}): "
-        "no files to land, no model, seed or setting changed; nothing built "
-        "(--force runs anyway)"
-    )
+        return reason(conn, landing_dir or settings.landing_dir, manifest)
 
 
 def _run(

@@ -1,12 +1,16 @@
 """Sensor and schedules: land files as they appear, and keep the marts fresh."""
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ingestion.landing import unseen_files
+from orchestration.noop import nothing_new
+from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
+from warehouse.seeds import read_manifest
 from warehouse.settings import load_settings
 
 # Runs launched by the schedules and the sensor carry this tag; the instance's run queue (its
@@ -58,16 +62,27 @@ def build_automation(job: Any) -> tuple[list[Any], list[Any]]:
             ]
         )
 
-    hourly = dg.ScheduleDefinition(
+    @dg.schedule(
         name="warehouse_hourly",
         job=job,
         cron_schedule="0 * * * *",
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        tags={**RUN_RETRY_TAGS, "dwh/trigger": "hourly"},
         description="The incremental warehouse job, hourly: lands what the sensor has not, "
-        "and rebuilds what changed.",
+        "and rebuilds what changed; skipped when nothing is new since the last publication.",
     )
+    def hourly(
+        context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        # An hour with nothing new costs this query, not a build (orchestration/noop.py).
+        with warehouse.connect() as conn:
+            reason = nothing_new(
+                conn, load_settings().landing_dir, read_manifest(Path(dbt_project.manifest_path))
+            )
+        if reason is not None:
+            return dg.SkipReason(reason)
+        return dg.RunRequest(tags={**RUN_RETRY_TAGS, "dwh/trigger": "hourly"})
+
     daily = dg.ScheduleDefinition(
         name="warehouse_daily",
         job=job,

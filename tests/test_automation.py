@@ -10,6 +10,7 @@ import pytest
 
 from dwh.runner import run_backfill, run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
+from orchestration.resources import WarehouseResource
 from tests.events import query, table_snapshot
 from warehouse.dbt import prepare_manifest
 
@@ -56,27 +57,32 @@ def test_the_sensor_asks_for_one_run_per_set_of_new_files(defs, landing: Path) -
     assert isinstance(tick(), dg.SkipReason)
 
 
+def _tick(resources: dict[str, object] | None = None) -> dg.ScheduleEvaluationContext:
+    return dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 2, 3, 30, tzinfo=UTC),
+        resources={"warehouse": WarehouseResource(), **(resources or {})},
+    )
+
+
 def test_schedules_run_the_job_with_valid_config(defs) -> None:  # type: ignore[no-untyped-def]
     job = defs.resolve_job_def("warehouse")
     hourly = defs.get_schedule_def("warehouse_hourly")
     daily = defs.get_schedule_def("warehouse_daily")
     assert (hourly.cron_schedule, daily.cron_schedule) == ("0 * * * *", "30 3 * * *")
     for schedule in (hourly, daily):
-        tick = datetime(2026, 3, 2, 3, 30, tzinfo=UTC)
-        [request] = schedule.evaluate_tick(
-            dg.build_schedule_context(scheduled_execution_time=tick)
-        ).run_requests
+        # nothing was ever published: the hourly run has work (tests/test_noop_run.py has the
+        # hour with nothing new)
+        [request] = schedule.evaluate_tick(_tick()).run_requests
         assert request.tags["dagster/max_retries"] == "2"
         # the run queue starts one run of this tag at a time (tests/test_faults.py)
         assert request.tags["dwh/warehouse"] == "serial"
         dg.validate_run_config(job, request.run_config)
-    [daily_request] = daily.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 3, 30, tzinfo=UTC))
-    ).run_requests
+    [daily_request] = daily.evaluate_tick(_tick()).run_requests
     dbt_vars = daily_request.run_config["ops"]["warehouse_dbt_assets"]["config"]["dbt_vars"]
     assert "recompute_recent_days" in dbt_vars
 
 
+@pytest.mark.slow  # three runs; tests/test_dagster_definitions.py runs a backfill range by default
 def test_a_backfill_recomputes_and_republishes_its_days(
     defs,
     warehouse_url: str,  # type: ignore[no-untyped-def]

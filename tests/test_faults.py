@@ -137,6 +137,7 @@ def reference(
 
 
 # -- item: blocking checks are never skipped silently -------------------------------------------
+@pytest.mark.slow  # a fault test: two runs of the job for its reference
 def test_unchanged_seeds_still_run_the_blocking_tests_that_read_them(
     reference: Reference,
 ) -> None:
@@ -154,6 +155,7 @@ def test_unchanged_seeds_still_run_the_blocking_tests_that_read_them(
     assert reference.second.step("publish_gold").materializations == len(MARTS)
 
 
+@pytest.mark.slow  # a fault test: two runs of the job for its reference
 def test_a_blocking_check_without_result_blocks_publication(
     reference: Reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -486,6 +488,7 @@ def test_kill_9_of_a_run_kills_dbt_too_and_a_rerun_is_exact(
 
 
 # -- items: landing failure and a database that goes away -------------------------------------
+@pytest.mark.slow  # a fault test
 def test_steps_after_a_failed_landing_are_reported_skipped(
     warehouse_url: str, tmp_path: Path
 ) -> None:

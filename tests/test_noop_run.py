@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 
 from dwh import cli
 from dwh.runner import dagster_instance, nothing_new, run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
+from orchestration.resources import WarehouseResource
 from tests.events import event, query, write_events
 from warehouse import run_fingerprint, seeds
 from warehouse.dbt import prepare_manifest
@@ -242,6 +244,7 @@ def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) 
     _assert_noop(url, 5)
 
 
+@pytest.mark.slow  # two more runs of the job for one more kind of change
 def test_dbt_vars_make_the_run_work_and_then_the_next_plain_run(warehouse: Warehouse) -> None:
     url = warehouse.url
     report = run_warehouse_job(dbt_vars='{"lookback_days": 4}')
@@ -257,3 +260,54 @@ def test_dbt_vars_make_the_run_work_and_then_the_next_plain_run(warehouse: Wareh
         )
     assert last is not None and last.publication_id == 6
     assert last.changed == ("run options",)
+
+
+def test_a_run_the_daemon_starts_is_fingerprinted_and_the_hourly_schedule_skips_after_it(
+    warehouse: Warehouse,
+) -> None:
+    url = warehouse.url
+    prepare_manifest(url)
+    from orchestration.definitions import defs
+
+    hourly = defs.get_schedule_def("warehouse_hourly")
+
+    def tick() -> dg.ScheduleEvaluationContext:
+        return dg.build_schedule_context(resources={"warehouse": WarehouseResource()})
+
+    # the previous tests left a publication and nothing new: the hour is skipped
+    skipped = hourly.evaluate_tick(tick())
+    assert not skipped.run_requests
+    assert "nothing new since publication" in (skipped.skip_message or "")
+
+    write_events(
+        warehouse.landing / "daemon" / "one.ndjson",
+        [event("craft.complete", "2026-05-02 13:00:00", event_id="noop-daemon-1")],
+    )
+    [request] = hourly.evaluate_tick(tick()).run_requests
+    # the run as the daemon starts it: the job itself, without `dwh run` around it
+    before = _publications(url)
+    result = defs.resolve_job_def("warehouse").execute_in_process(
+        run_config=request.run_config,
+        tags=request.tags,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    [(publication_id, status)] = _publications(url)[len(before) :]
+    assert status == "published"
+    # the run recorded its own fingerprint, and marked it with its publication
+    assert query(
+        url,
+        "select status, publication_id, batch_id from audit.run_fingerprints "
+        f"where run_id = '{result.run_id}'",
+    ) == [
+        (
+            "published",
+            publication_id,
+            query(url, "select max(batch_id) from raw.load_batches")[0][0],
+        )
+    ]
+    # so the next hour is skipped again, and a plain `dwh run` is a no-op
+    again = hourly.evaluate_tick(tick())
+    assert not again.run_requests
+    assert f"nothing new since publication {publication_id} " in (again.skip_message or "")
+    _assert_noop(url, publication_id)

@@ -8,6 +8,8 @@ import csv
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.events import build, event, land_events, query, table_snapshot
 from warehouse.settings import DBT_PROJECT_DIR
 
@@ -189,6 +191,7 @@ SILVER_COLUMNS = (
 )
 
 
+@pytest.mark.slow  # many batches; the test above runs dedup across incremental runs by default
 def test_incremental_runs_equal_one_build_over_all_batches(
     warehouse_url: str,
     databases,

@@ -105,6 +105,19 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str, land
     seeds_loaded = dict(query(warehouse_url, seeds_sql))
     assert len(seeds_loaded) == len(list((DBT_PROJECT_DIR / "seeds").rglob("*.csv")))
 
+
+@pytest.mark.slow  # four runs of the job; tests/test_noop_run.py covers the plain re-run
+def test_reruns_change_nothing_and_reload_only_the_seeds_that_need_it(
+    warehouse_url: str, landing: Path
+) -> None:
+    generate(
+        GeneratorConfig(players=60, days=2, seed=11, start_date=date(2026, 3, 1)), landing / "gen"
+    )
+    first = run_warehouse_job(ephemeral_instance=True)
+    assert first.success, first.failure
+    seeds_sql = "select unique_id, loaded_at from audit.seed_state order by unique_id"
+    seeds_loaded = dict(query(warehouse_url, seeds_sql))
+
     # nothing new: the next run lands nothing and changes nothing; the seeds, unchanged, are
     # not reloaded (forced: a plain run would be a no-op, tests/test_noop_run.py)
     before = table_snapshot(warehouse_url, "gold.fct_revenue_daily")

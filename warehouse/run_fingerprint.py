@@ -156,11 +156,13 @@ def last_publication(
 def record_attempt(
     conn: psycopg.Connection, run_id: str, batch: int, parts: Mapping[str, str]
 ) -> None:
-    """A run starts: from now on, until it publishes, no run is skipped."""
+    """A run starts: from now on, until it publishes, no run is skipped. Recorded once per
+    run: `dwh run` records before it starts the run, the run's first step again (a run the
+    daemon or the UI started), and a step's retry too."""
     ensure_audit(conn)
     conn.execute(
         f"insert into {RUN_FINGERPRINTS} (run_id, status, batch_id, fingerprint, parts) "
-        "values (%s, 'running', %s, %s, %s)",
+        "values (%s, 'running', %s, %s, %s) on conflict (run_id) do nothing",
         [run_id, batch, _digest([batch, dict(parts)]), Jsonb(dict(parts))],
     )
 

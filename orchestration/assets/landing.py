@@ -12,6 +12,8 @@ from typing import Any
 import dagster as dg
 
 from ingestion.landing import land, unseen_files
+from orchestration.noop import record_start
+from orchestration.project import dbt_project
 from orchestration.raw_content import RAW_TABLES, raw_content
 from orchestration.resources import WarehouseResource
 from orchestration.table_metadata import TABLE_NAME
@@ -79,6 +81,8 @@ def _land(
 ) -> Iterator[dg.MaterializeResult]:
     directory = Path(config.landing_dir) if config.landing_dir else load_settings().landing_dir
     with warehouse.connect() as conn:
+        # before landing: the batch this run starts from is part of its fingerprint
+        record_start(context, conn, Path(dbt_project.manifest_path))
         files = unseen_files(conn, directory)
         context.log.info(f"{len(files)} new file(s) in {directory}")
         report = land(conn, files, echo=context.log.info)

@@ -1,0 +1,76 @@
+"""Whether a run of the `warehouse` job has work, however it is launched.
+
+`dwh run` asks before it starts Dagster (dwh/runner.py); the hourly schedule asks before it
+requests a run (orchestration/automation.py), so an hour with nothing new costs one query,
+not a build. Both compare with the fingerprint of the last publication
+(warehouse/run_fingerprint.py), which every whole run of the job records itself, from its
+first step to its publication: a run started by the daemon, the UI or `dwh run` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+
+from ingestion.landing import unseen_files
+from warehouse import run_fingerprint, seeds
+
+JOB = "warehouse"
+DBT_OP = "warehouse_dbt_assets"
+
+
+def nothing_new(
+    conn: psycopg.Connection, landing_dir: Path, manifest: Mapping[str, Any]
+) -> str | None:
+    """Why a plain run would change nothing (one line), or None when it has work: a file to
+    land, a batch landed since the last publication, a changed model, seed, macro, test,
+    suite or project setting, a seed table to load again, or no successful publication to
+    compare with."""
+    if unseen_files(conn, landing_dir):
+        return None
+    # a seed table dropped (or never loaded) is work: the run reloads it
+    if len(seeds.unchanged(conn, manifest)) != len(seeds.fingerprints(manifest)):
+        return None
+    batch = run_fingerprint.landed_batch(conn)
+    last = run_fingerprint.last_publication(conn, batch, run_fingerprint.project_parts(manifest))
+    if last is None or not last.unchanged:
+        return None
+    when = last.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"nothing new since publication {last.publication_id} (batch {last.batch_id}, {when}): "
+        "no files to land, no model, seed or setting changed; nothing built "
+        "(--force runs anyway)"
+    )
+
+
+def _fingerprinted(context: dg.AssetExecutionContext) -> bool:
+    """A whole run of the warehouse job builds what it publishes from what it fingerprints;
+    a selection of its steps does not."""
+    run = context.run
+    return run.job_name == JOB and run.op_selection is None and run.asset_selection is None
+
+
+def record_start(
+    context: dg.AssetExecutionContext, conn: psycopg.Connection, manifest_path: Path
+) -> None:
+    """The run's fingerprint, as it starts (before landing). `dwh run` records it before the
+    run starts, under the same run id: then this changes nothing."""
+    if not _fingerprinted(context):
+        return
+    config = context.run.run_config.get("ops", {}).get(DBT_OP, {}).get("config", {})
+    parts = run_fingerprint.project_parts(
+        seeds.read_manifest(manifest_path),
+        dbt_vars=str(config.get("dbt_vars", "")),
+        exclude=str(config.get("exclude", "")),
+    )
+    run_fingerprint.record_attempt(conn, context.run_id, run_fingerprint.landed_batch(conn), parts)
+
+
+def record_published(context: dg.AssetExecutionContext, conn: psycopg.Connection) -> None:
+    """The run published: its fingerprint is the reference of the next no-op."""
+    if _fingerprinted(context):
+        run_fingerprint.record_outcome(conn, context.run_id, succeeded=True)
