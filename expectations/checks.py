@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SAMPLE_ROWS = 5
 # GX fetches at most this many rows of a query result (great_expectations.constants).
@@ -193,6 +193,17 @@ from {BATCH}
 group by {cols}
 having count(*) > 1"""
     return Check("primary_key", f"primary key ({cols}) is unique", (rule,), query, frozenset(key))
+
+
+def restricted(check: Check, where: str) -> Check:
+    """The check on the rows of the mart where `where` holds (a predicate over its columns):
+    the mart becomes a filtered subquery, which PostgreSQL (16 and later) takes without an
+    alias, so a query that names the mart with an alias keeps working."""
+    if "{" in where or "}" in where:
+        raise ValueError("a slice predicate has no braces (GX formats the query)")
+    return replace(
+        check, query=check.query.replace(BATCH, f"(select * from {BATCH} where {where})")
+    )
 
 
 def gx_query(check: Check, sample_rows: int = SAMPLE_ROWS) -> str:

@@ -51,7 +51,8 @@ def _fingerprinted(context: dg.AssetExecutionContext) -> bool:
     """A whole run of the warehouse job builds what it publishes from what it fingerprints;
     a selection of its steps does not."""
     run = context.run
-    return run.job_name == JOB and run.op_selection is None and run.asset_selection is None
+    # no selection is None from the daemon and an empty set from execute_in_process
+    return run.job_name == JOB and not run.op_selection and not run.asset_selection
 
 
 def record_start(

@@ -15,7 +15,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -23,7 +24,10 @@ import pytest
 from psycopg import sql
 
 from api.bench import TARGETS_MS, format_figures, run_api_bench
-from api.clients import list_clients, revoke_client
+from api.clients import Client, list_clients, revoke_client
+from api.context import Scoped
+from api.queries import series
+from api.queries.metrics import METRICS, ROLLUP
 from api.server import RunningServer, start_in_thread
 from api.tokens import sign
 from tests.api_fixture import (
@@ -884,6 +888,44 @@ def test_the_api_bench_measures_every_request_type(api: Api) -> None:
     assert "| points, one player and task |" in format_figures(figures)
 
 
+# -- the brand-grain rollup ------------------------------------------------------------------------
+def test_a_brand_series_reads_the_brand_rollup_and_answers_the_same(api: Api) -> None:
+    """A query naming only brand_id and currency reads fct_bets_rollup_brand; every such answer
+    (each rollup metric, granularity, filter and group) equals the one of fct_bets_rollup."""
+    assert ROLLUP.table_for([]) == "gold.fct_bets_rollup_brand"
+    assert ROLLUP.table_for(["brand_id", "currency"]) == "gold.fct_bets_rollup_brand"
+    assert ROLLUP.table_for(["brand_id", "game_id"]) == "gold.fct_bets_rollup"
+    fine_only = replace(ROLLUP, coarse=None)
+    lower, upper = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    cases: list[tuple[dict[str, str], list[str]]] = [
+        ({}, []),
+        ({"brand_id": "brand-1"}, []),
+        ({}, ["brand_id"]),
+        ({"currency": "EUR"}, ["brand_id", "currency"]),
+    ]
+    answered = 0
+    with psycopg.connect(api.url) as conn:
+        # the warehouse's owner: no row-level security, every brand
+        scoped = Scoped(conn, Client("owner", "owner", "owner", None), 0)
+        for name in ("stake", "win", "ggr", "bets", "rtp"):
+            coarse = METRICS[name]
+            assert coarse.source is ROLLUP
+            fine = replace(coarse, source=fine_only)
+            for granularity in ("1m", "5m", "1h", "1d"):
+                for filters, group_by in cases:
+                    args = (granularity, lower, upper, filters, group_by, 1000, 0)
+                    found = series.timeseries(scoped, coarse, *args)
+                    assert found == series.timeseries(scoped, fine, *args), (name, args)
+                    answered += len(found)
+                for dim in ("brand_id", "currency"):
+                    sliced = (dim, granularity, lower, upper, {}, True, 1000, 0)
+                    found = series.slice_(scoped, coarse, *sliced)
+                    assert found == series.slice_(scoped, fine, *sliced), (name, sliced)
+                    answered += len(found)
+        brand_rows = conn.execute("select count(*) from gold.fct_bets_rollup_brand").fetchone()
+    assert answered > 0 and brand_rows is not None and brand_rows[0] > 0
+
+
 # -- a new publication (keep these last: they change the warehouse) --------------------------------
 def test_a_publication_that_changes_the_answer_changes_the_etag(api: Api) -> None:
     before = api.get("/v1/analytics/timeseries", **SERIES)
@@ -895,7 +937,8 @@ def test_a_publication_that_changes_the_answer_changes_the_etag(api: Api) -> Non
         api.landing / "late.ndjson",
         _bet("b7", "p2", "2026-03-01 10:04:00", "g1", "pA", 100, 0, "EUR", B1),
     )
-    build_and_publish(api.url, api.landing, "api-run-2", "--select", "+fct_bets_rollup")
+    # the brand-grain rollup answers a brand-only series: build it (and its ancestors)
+    build_and_publish(api.url, api.landing, "api-run-2", "--select", "+fct_bets_rollup_brand")
     after = call(
         api.server.url,
         "GET",

@@ -72,12 +72,14 @@ def test_schedules_run_the_job_with_valid_config(defs) -> None:  # type: ignore[
     for schedule in (hourly, daily):
         # nothing was ever published: the hourly run has work (tests/test_noop_run.py has the
         # hour with nothing new)
-        [request] = schedule.evaluate_tick(_tick()).run_requests
+        with _tick() as tick:
+            [request] = schedule.evaluate_tick(tick).run_requests
         assert request.tags["dagster/max_retries"] == "2"
         # the run queue starts one run of this tag at a time (tests/test_faults.py)
         assert request.tags["dwh/warehouse"] == "serial"
         dg.validate_run_config(job, request.run_config)
-    [daily_request] = daily.evaluate_tick(_tick()).run_requests
+    with _tick() as tick:
+        [daily_request] = daily.evaluate_tick(tick).run_requests
     dbt_vars = daily_request.run_config["ops"]["warehouse_dbt_assets"]["config"]["dbt_vars"]
     assert "recompute_recent_days" in dbt_vars
 

@@ -38,6 +38,7 @@ DOMAINS = {
     },
     "revenue": {
         "fct_bets_rollup",
+        "fct_bets_rollup_brand",
         "fct_deposit_funnel_daily",
         "fct_latency_daily",
         "fct_revenue_daily",

@@ -219,6 +219,36 @@ CASES: dict[str, Case] = {
             "intents >= 1 (a row exists only for a day with intents)": ("bad-zero",),
         },
     ),
+    # fct_bets_rollup's good rows above summed per (granularity, bucket_start, brand_id,
+    # currency), by hand: brand-1 has game-1 bets at 10:01:10 (100, 50) and 10:07:30 (200, 0)
+    # and a game-2 bet at 11:00:10 (0, 0). 1m and 5m: one bet per bucket; 1h 10:00: 2 bets,
+    # stake 100 + 200 = 300, win 50 + 0 = 50, ggr 250; 1d: 3 bets, stake 300, win 50, ggr 250.
+    "fct_bets_rollup_brand": Case(
+        good="""
+            ('1m', '2026-01-01 10:01+00', 'brand-1', 'EUR', 1, 100, 50, 50, 0.5, '2026-01-01'),
+            ('1m', '2026-01-01 10:07+00', 'brand-1', 'EUR', 1, 200, 0, 200, 0, '2026-01-01'),
+            ('1m', '2026-01-01 11:00+00', 'brand-1', 'EUR', 1, 0, 0, 0, null, '2026-01-01'),
+            ('5m', '2026-01-01 10:00+00', 'brand-1', 'EUR', 1, 100, 50, 50, 0.5, '2026-01-01'),
+            ('5m', '2026-01-01 10:05+00', 'brand-1', 'EUR', 1, 200, 0, 200, 0, '2026-01-01'),
+            ('5m', '2026-01-01 11:00+00', 'brand-1', 'EUR', 1, 0, 0, 0, null, '2026-01-01'),
+            ('1h', '2026-01-01 10:00+00', 'brand-1', 'EUR', 2, 300, 50, 250, 50::numeric / 300,
+                '2026-01-01'),
+            ('1h', '2026-01-01 11:00+00', 'brand-1', 'EUR', 1, 0, 0, 0, null, '2026-01-01'),
+            ('1d', '2026-01-01 00:00+00', 'brand-1', 'EUR', 3, 300, 50, 250, 50::numeric / 300,
+                '2026-01-01')""",
+        breaks=f"""
+            insert into {SCHEMA}.fct_bets_rollup_brand values
+            ('5m', '2026-01-02 10:00+00', 'bad-sum', 'EUR', 1, 100, 40, 60, 0.4, '2026-01-02'),
+            ('1m', '2026-01-03 10:00+00', 'bad-ggr', 'EUR', 1, 100, 40, 70, 0.4, '2026-01-03');
+            -- a row the rollup has: the brand mart lacks it
+            delete from {SCHEMA}.fct_bets_rollup_brand
+            where granularity = '1h' and bucket_start = '2026-01-01 11:00+00';""",
+        expected={
+            "ggr_minor = stake_minor - win_minor": ("bad-ggr",),
+            "bets_settled, stake, win and ggr equal fct_bets_rollup's sums per (granularity, "
+            "bucket_start, brand_id, currency)": ("bad-sum", "bad-ggr", "11:00:00"),
+        },
+    ),
     "fct_latency_daily": Case(
         good="""
             ('2026-01-01', 'brand-1', 1.5, 3.0, 0.8, 10, 20),
@@ -630,7 +660,7 @@ def failed(validation: MartValidation) -> dict[str, str]:
 
 def test_every_gold_mart_has_a_suite_and_a_test_case(manifest: Path) -> None:
     assert set(MARTS) == set(CASES)
-    assert len(MARTS) == 16
+    assert len(MARTS) == 17
     assert set(load_contracts(manifest)) == set(MARTS)  # the gold models of the dbt project
 
 
@@ -943,8 +973,8 @@ def test_the_gold_marts_pass_the_pii_check(gold: str, gx_home: Path) -> None:
     validation = validate_pii(gold, schema=SCHEMA, gx_home=gx_home)
     assert validation.success, validation.failure_message()
     names = [o.expectation for o in validation.outcomes]
-    # one content rule per table with text columns
-    assert sum(name.startswith("no e-mail, phone or IP address") for name in names) == 16
+    # one content rule per table with text columns: every one of the 17 marts has some
+    assert sum(name.startswith("no e-mail, phone or IP address") for name in names) == 17
     assert validation.docs_path is not None and validation.docs_path.is_file()
 
 

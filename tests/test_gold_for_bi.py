@@ -38,12 +38,14 @@ HAND_STATED_GRAINS = {
     "fct_points_user_task": ("brand_id", "game_id", "task_id", "player_id"),
     "fct_affinity_ledger": ("event_id",),  # a one-column `unique` test
     "fct_revenue_daily": ("day", "brand_id", "region", "currency"),
+    "fct_bets_rollup_brand": ("granularity", "bucket_start", "brand_id", "currency"),
 }
-GOLD_TABLES = 16
+GOLD_TABLES = 17
 DASHBOARD_INDEX = "fct_bets_rollup_by_granularity_brand_id_bucket_start"
+BRAND_DASHBOARD_INDEX = "fct_bets_rollup_brand_by_granularity_brand_id_bucket_start"
 # dwh/bench.py's "brand 5m GGR series, 30 days"
 SERIES_QUERY = (
-    "select bucket_start, sum(ggr_minor) from gold.fct_bets_rollup "
+    "select bucket_start, sum(ggr_minor) from gold.fct_bets_rollup_brand "
     "where granularity = '5m' and brand_id = %(brand)s "
     "and bucket_start >= %(last_day)s::date - 29 and bucket_start < %(last_day)s::date + 1 "
     "group by 1 order by 1"
@@ -208,11 +210,15 @@ def test_every_gold_table_has_its_grain_as_primary_key(published: Publications) 
             assert facts.keys[mart] == grain, (label, mart)
 
 
-def test_the_rollup_has_the_dashboard_index_and_the_series_query_uses_it(
+def test_the_rollups_have_the_dashboard_index_and_the_series_query_uses_it(
     published: Publications,
 ) -> None:
     for label, facts in both(published):
         assert facts.indexes["fct_bets_rollup"] == {"fct_bets_rollup_pkey", DASHBOARD_INDEX}, label
+        assert facts.indexes["fct_bets_rollup_brand"] == {
+            "fct_bets_rollup_brand_pkey",
+            BRAND_DASHBOARD_INDEX,
+        }, label
     with psycopg.connect(published.url) as conn:
         brand, last_day = conn.execute(
             "select min(brand_id), max(day) from gold.fct_revenue_daily"
@@ -224,7 +230,7 @@ def test_the_rollup_has_the_dashboard_index_and_the_series_query_uses_it(
             "explain (format json) " + SERIES_QUERY, {"brand": brand, "last_day": last_day}
         ).fetchone()[0]  # type: ignore[index]
     used = _index_names(plan[0]["Plan"])
-    assert used == {DASHBOARD_INDEX}, plan
+    assert used == {BRAND_DASHBOARD_INDEX}, plan
 
 
 def _index_names(node: dict[str, Any]) -> set[str]:
@@ -243,6 +249,10 @@ def test_statistics_are_fresh_after_every_publication(published: Publications) -
         assert second.reltuples[mart] == count, mart
         assert first.reltuples[mart] == first.row_counts[mart], mart
     assert second.row_counts["fct_bets_rollup"] == first.row_counts["fct_bets_rollup"] + 4
+    # the bet is brand-bi's only one: 4 new brand-level rows too
+    assert (
+        second.row_counts["fct_bets_rollup_brand"] == first.row_counts["fct_bets_rollup_brand"] + 4
+    )
 
 
 def test_every_gold_table_and_column_has_a_readable_comment(published: Publications) -> None:

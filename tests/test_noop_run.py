@@ -275,7 +275,8 @@ def test_a_run_the_daemon_starts_is_fingerprinted_and_the_hourly_schedule_skips_
         return dg.build_schedule_context(resources={"warehouse": WarehouseResource()})
 
     # the previous tests left a publication and nothing new: the hour is skipped
-    skipped = hourly.evaluate_tick(tick())
+    with tick() as context:
+        skipped = hourly.evaluate_tick(context)
     assert not skipped.run_requests
     assert "nothing new since publication" in (skipped.skip_message or "")
 
@@ -283,7 +284,8 @@ def test_a_run_the_daemon_starts_is_fingerprinted_and_the_hourly_schedule_skips_
         warehouse.landing / "daemon" / "one.ndjson",
         [event("craft.complete", "2026-05-02 13:00:00", event_id="noop-daemon-1")],
     )
-    [request] = hourly.evaluate_tick(tick()).run_requests
+    with tick() as context:
+        [request] = hourly.evaluate_tick(context).run_requests
     # the run as the daemon starts it: the job itself, without `dwh run` around it
     before = _publications(url)
     result = defs.resolve_job_def("warehouse").execute_in_process(
@@ -307,7 +309,8 @@ def test_a_run_the_daemon_starts_is_fingerprinted_and_the_hourly_schedule_skips_
         )
     ]
     # so the next hour is skipped again, and a plain `dwh run` is a no-op
-    again = hourly.evaluate_tick(tick())
+    with tick() as context:
+        again = hourly.evaluate_tick(context)
     assert not again.run_requests
     assert f"nothing new since publication {publication_id} " in (again.skip_message or "")
     _assert_noop(url, publication_id)

@@ -1,6 +1,6 @@
-"""Revenue and payments marts: gold_candidate.fct_bets_rollup, fct_revenue_daily,
-fct_deposit_funnel_daily and fct_latency_daily, over silver int_bets and int_payments, and the
-bet money facts that fct_ltv shares with them.
+"""Revenue and payments marts: gold_candidate.fct_bets_rollup, fct_bets_rollup_brand,
+fct_revenue_daily, fct_deposit_funnel_daily and fct_latency_daily, over silver int_bets and
+int_payments, and the bet money facts that fct_ltv shares with them.
 
 One hand-made data set lands in three batches; the module's database is built incrementally
 after each batch (duplicates in the same and in a later batch, an invalid payload, an unknown
@@ -32,6 +32,7 @@ D2028 = date(2028, 1, 2)
 SELECT = (
     "--select",
     "+fct_bets_rollup",
+    "+fct_bets_rollup_brand",
     "+fct_revenue_daily",
     "+fct_deposit_funnel_daily",
     "+fct_latency_daily",
@@ -42,6 +43,7 @@ SELECT = (
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 GOLD = (
     "gold_candidate.fct_bets_rollup",
+    "gold_candidate.fct_bets_rollup_brand",
     "gold_candidate.fct_revenue_daily",
     "gold_candidate.fct_deposit_funnel_daily",
     "gold_candidate.fct_latency_daily",
@@ -295,6 +297,7 @@ def d3_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
         relation: query(url, f"select * from {relation} where day = %s", [D3])
         for relation in (
             "gold_candidate.fct_bets_rollup",
+            "gold_candidate.fct_bets_rollup_brand",
             "gold_candidate.fct_revenue_daily",
             "gold_candidate.fct_deposit_funnel_daily",
             "gold_candidate.fct_latency_daily",
@@ -411,6 +414,63 @@ def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
         assert len(set(per_granularity.values())) == 1, (slice_, per_granularity)
 
 
+def test_bets_rollup_brand(built: Built) -> None:
+    """test_bets_rollup's rows summed by hand over region, provider and game per
+    (granularity, bucket_start, brand_id, currency)."""
+
+    def all_granularities(
+        start: str, day: date, slice_: tuple[str, str], facts: tuple[int, int, int]
+    ) -> list[tuple[Any, ...]]:
+        # one bet alone in its minute, 5 minutes, hour and day (of its brand and currency)
+        bets, stake, win = facts
+        starts = {
+            "1m": start,
+            "5m": start,
+            "1h": start[:14] + "00:00",
+            "1d": start[:11] + "00:00:00",
+        }
+        return [
+            (g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
+            for g, s in starts.items()
+        ]
+
+    b1 = ("brand-1", "EUR")
+    expected = [
+        # D1: only g1 bets (b1, b4, b2, b7), so the rows of test_bets_rollup's g1 slice
+        ("1m", ts("2026-03-01 10:00"), *b1, 1, 1000, 0, 1000, 0.0, D1),
+        ("1m", ts("2026-03-01 10:03"), *b1, 1, 300, 300, 0, 1.0, D1),
+        ("1m", ts("2026-03-01 10:04"), *b1, 1, 500, 1200, -700, 2.4, D1),
+        ("1m", ts("2026-03-01 13:00"), *b1, 1, 400, 0, 400, 0.0, D1),
+        ("5m", ts("2026-03-01 10:00"), *b1, 3, 1800, 1500, 300, round(1500 / 1800, 9), D1),
+        ("5m", ts("2026-03-01 13:00"), *b1, 1, 400, 0, 400, 0.0, D1),
+        ("1h", ts("2026-03-01 10:00"), *b1, 3, 1800, 1500, 300, round(1500 / 1800, 9), D1),
+        ("1h", ts("2026-03-01 13:00"), *b1, 1, 400, 0, 400, 0.0, D1),
+        ("1d", ts("2026-03-01 00:00"), *b1, 4, 2200, 1500, 700, round(1500 / 2200, 9), D1),
+        # D2: b3 (g2) at 00:00:20 (200, 100) and b5 (g1) at 09:00:05 (100, 0) are in different
+        # minutes, 5 minutes and hours; the day sums them: 2 bets, stake 200 + 100 = 300, win
+        # 100 + 0 = 100, ggr 200, rtp 100 / 300
+        ("1m", ts("2026-03-02 00:00"), *b1, 1, 200, 100, 100, 0.5, D2),
+        ("1m", ts("2026-03-02 09:00"), *b1, 1, 100, 0, 100, 0.0, D2),
+        ("5m", ts("2026-03-02 00:00"), *b1, 1, 200, 100, 100, 0.5, D2),
+        ("5m", ts("2026-03-02 09:00"), *b1, 1, 100, 0, 100, 0.0, D2),
+        ("1h", ts("2026-03-02 00:00"), *b1, 1, 200, 100, 100, 0.5, D2),
+        ("1h", ts("2026-03-02 09:00"), *b1, 1, 100, 0, 100, 0.0, D2),
+        ("1d", ts("2026-03-02 00:00"), *b1, 2, 300, 100, 200, round(100 / 300, 9), D2),
+        # D4: b8's resettlement S8b at 08:00:00
+        *all_granularities("2026-03-04 08:00:00", D4, b1, (1, 700, 350)),
+        *all_granularities("2026-03-01 12:00:00", D1, ("brand-2", "BRL"), (1, 10000, 2000)),
+        *all_granularities("2028-01-02 10:00:00", D2028, ("brand-3", "USD"), (1, 1234, 0)),
+    ]
+    actual = rows(
+        built.url,
+        "gold_candidate.fct_bets_rollup_brand",
+        "granularity, bucket_start, brand_id, currency, bets_settled, stake_minor, win_minor, "
+        "ggr_minor, rtp, day",
+        "brand_id, day, granularity, bucket_start",
+    )
+    assert actual == sorted(expected, key=lambda r: (r[2], r[9], r[0], r[1]))
+
+
 def test_revenue_daily(built: Built) -> None:
     # Each bet once, with its last settlement, as in the rollup: S2, S5b and S8 count nowhere.
     assert rows(built.url, "gold_candidate.fct_revenue_daily", "*", "day, brand_id") == [
@@ -480,6 +540,16 @@ def test_moved_bet_and_payment_leave_no_stale_day(built: Built) -> None:
             ("5m", "2026-03-03 12:00"),
             ("1h", "2026-03-03 12:00"),
             ("1d", "2026-03-03 00:00"),
+        )
+    ]
+    # d3_rows reads without an order: compare sorted
+    assert sorted(before["gold_candidate.fct_bets_rollup_brand"]) == [
+        (g, ts(s), "brand-1", "EUR", 1, 700, 700, 0, 1.0, D3)
+        for g, s in (
+            ("1d", "2026-03-03 00:00"),
+            ("1h", "2026-03-03 12:00"),
+            ("1m", "2026-03-03 12:00"),
+            ("5m", "2026-03-03 12:00"),
         )
     ]
     assert before["gold_candidate.fct_revenue_daily"] == [

@@ -15,6 +15,7 @@ from warehouse.settings import DBT_PROJECT_DIR
 
 MARTS = (
     "fct_bets_rollup",
+    "fct_bets_rollup_brand",
     "fct_revenue_daily",
     "fct_deposit_funnel_daily",
     "fct_latency_daily",

@@ -79,6 +79,13 @@ DASHBOARD_INDEXES: dict[str, tuple[Index, ...]] = {
             ("currency", "ggr_minor", "stake_minor", "win_minor", "bets_settled"),
         ),
     ),
+    # the same series at brand grain (the dashboard's and the API's brand-level series)
+    "fct_bets_rollup_brand": (
+        Index(
+            ("granularity", "brand_id", "bucket_start"),
+            ("currency", "ggr_minor", "stake_minor", "win_minor", "bets_settled"),
+        ),
+    ),
 }
 
 

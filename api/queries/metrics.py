@@ -8,6 +8,7 @@ RTP is a ratio of money, so it is per currency too. Counts and rates are not.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,17 +37,33 @@ class Source:
     time_column: str  # bucket_start (a timestamptz) or day (a date)
     granularities: tuple[str, ...]
     dims: tuple[str, ...]
+    # the same sums at a coarser grain in fewer rows (a mart summed from this one): read when
+    # a query filters and groups by its dims only
+    coarse: Source | None = None
 
     @property
     def daily(self) -> bool:
         return self.time_column == "day"
 
+    def table_for(self, dims: Iterable[str]) -> str:
+        """The table that answers a query naming `dims` (its filters and groups)."""
+        if self.coarse and set(dims) <= set(self.coarse.dims):
+            return self.coarse.table
+        return self.table
 
+
+ROLLUP_BRAND = Source(
+    f"{schemas.GOLD}.fct_bets_rollup_brand",
+    "bucket_start",
+    ("1m", "5m", "1h", "1d"),
+    ("brand_id", "currency"),
+)
 ROLLUP = Source(
     f"{schemas.GOLD}.fct_bets_rollup",
     "bucket_start",
     ("1m", "5m", "1h", "1d"),
     ("brand_id", "region", "provider_id", "game_id", "currency"),
+    coarse=ROLLUP_BRAND,
 )
 REVENUE = Source(
     f"{schemas.GOLD}.fct_revenue_daily", "day", ("1d",), ("brand_id", "region", "currency")

@@ -1,4 +1,5 @@
-"""Timeseries and slices over the rollups and daily marts (api/queries/metrics.py)."""
+"""Timeseries and slices over the rollups and daily marts (api/queries/metrics.py): a query
+that names no dimension finer than brand and currency reads the brand-grain rollup."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def timeseries(
         time=_time(m),
         columns=columns,
         value=sql.SQL(m.expression),  # type: ignore[arg-type]
-        table=sql.SQL(m.source.table),  # type: ignore[arg-type]
+        table=sql.SQL(m.source.table_for([*filters, *keys])),  # type: ignore[arg-type]
         where=where,
         positions=positions,
     )
@@ -101,7 +102,7 @@ def slice_(
     ).format(
         names=names,
         value=sql.SQL(m.expression),  # type: ignore[arg-type]
-        table=sql.SQL(m.source.table),  # type: ignore[arg-type]
+        table=sql.SQL(m.source.table_for([*filters, *keys])),  # type: ignore[arg-type]
         where=where,
         direction=sql.SQL("desc" if descending else "asc"),
     )

@@ -15,7 +15,7 @@ from expectations.contract import MartContract
 from expectations.suites import affinity, game, players, points, revenue
 from expectations.suites.base import Builder, MartSuite
 
-__all__ = ["MARTS", "SUITES", "MartSuite", "build_suite"]
+__all__ = ["DAY_LOCAL", "MARTS", "SUITES", "MartSuite", "build_suite"]
 
 SUITES: dict[str, Callable[[Builder], None]] = {
     builder.__name__: builder
@@ -23,6 +23,18 @@ SUITES: dict[str, Callable[[Builder], None]] = {
     for builder in module.BUILDERS
 }
 MARTS: tuple[str, ...] = tuple(SUITES)
+
+# Marts whose every rule holds on the whole mart exactly when it holds on each of its days,
+# so that after an incremental build the suite runs on the changed days alone
+# (`changed_days.py` says why the unchanged days need no second look). For each:
+# - fct_bets_rollup: row rules are per row; the grain (granularity, bucket_start, slice)
+#   fixes the day (rule day_is_utc_day_of_bucket), so two rows sharing a key share a day and
+#   a duplicate involving a changed row lies within the changed days; every 5m, 1h and 1d
+#   bucket of the rollup rule lies within one UTC day, so its sums over the changed days
+#   equal those over the mart. Its suite is the costliest (7.5 s of 24 s at 2 M events).
+# The other marts stay whole: their suites take under 2 s each (mostly GX's fixed cost per
+# suite), or their rules span days (cohort curves, running totals, cross-mart reconciliations).
+DAY_LOCAL: frozenset[str] = frozenset({"fct_bets_rollup"})
 
 
 def build_suite(table: Table, contract: MartContract) -> MartSuite:

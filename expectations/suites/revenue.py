@@ -223,4 +223,69 @@ def fct_latency_daily(b: Builder) -> None:
     )
 
 
-BUILDERS = (fct_bets_rollup, fct_revenue_daily, fct_deposit_funnel_daily, fct_latency_daily)
+BRAND_SLICE = ("granularity", "bucket_start", "brand_id", "currency")
+
+
+def fct_bets_rollup_brand(b: Builder) -> None:
+    """fct_bets_rollup summed over region, provider and game.
+
+    Decisions: the row rules of fct_bets_rollup (a row exists only for settled bets, money
+    >= 0, ggr = stake - win, rtp = win / stake, day = UTC day of the bucket; alignment follows
+    from the rollup's). And, when fct_bets_rollup is in the same schema, every (granularity,
+    bucket_start, brand_id, currency) has the rollup's sums of bets_settled, stake, win and ggr:
+    a key present in one mart only counts as a mismatch (its missing sums are NULL)."""
+    b.add(
+        at_least("bets_settled", 1, "bets_settled >= 1 (a row exists only for settled bets)"),
+        counts_non_negative("stake_minor", "win_minor"),
+        equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
+        rtp_rules(),
+        holds(
+            "day_is_utc_day_of_bucket",
+            "day = the UTC date of bucket_start",
+            "day = (bucket_start::timestamptz at time zone 'UTC')::date",
+        ),
+    )
+    rollup = b.table.sibling("fct_bets_rollup")
+    if not rollup:
+        return
+    rule = Rule(
+        "sums_equal_bets_rollup",
+        "bets_settled, stake, win and ggr equal fct_bets_rollup's sums per (granularity, "
+        "bucket_start, brand_id, currency)",
+    )
+    keys = ", ".join(BRAND_SLICE)
+    # both marts stacked and grouped by the brand slice (the checks are written without JOIN)
+    mine = ", ".join(f"{m} as brand_{m}, null::numeric as rollup_{m}" for m in ROLLUP_MEASURES)
+    theirs = ", ".join(f"null::numeric, sum({m})" for m in ROLLUP_MEASURES)
+    pairs = ", ".join(
+        f"max(brand_{m}) as brand_{m}, max(rollup_{m}) as rollup_{m}" for m in ROLLUP_MEASURES
+    )
+    differs = " or ".join(
+        f"max(brand_{m}) is distinct from max(rollup_{m})" for m in ROLLUP_MEASURES
+    )
+    b.check(
+        "sums_equal_bets_rollup",
+        rule.name,
+        [rule],
+        f"""
+select 'sums_equal_bets_rollup' as failed_rule, {keys}, {pairs}
+from (
+    select {keys}, {mine}
+    from {BATCH}
+    union all
+    select {keys}, {theirs}
+    from {rollup}
+    group by {keys}
+) as both_marts
+group by {keys}
+having {differs}""",
+    )
+
+
+BUILDERS = (
+    fct_bets_rollup,
+    fct_bets_rollup_brand,
+    fct_revenue_daily,
+    fct_deposit_funnel_daily,
+    fct_latency_daily,
+)

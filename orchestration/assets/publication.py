@@ -172,8 +172,10 @@ def _validate(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, marts: tuple[str, ...]
 ) -> Iterator[dg.AssetCheckResult]:
     # Imported here: GX is heavy to import and only this step needs it.
+    from expectations.changed_days import changed_days
     from expectations.runner import MARTS as SUITES
     from expectations.runner import validate_mart, validate_pii, validation_session
+    from expectations.suites import DAY_LOCAL
 
     gx_home = load_settings().home / "gx"
     url = warehouse.url()
@@ -188,7 +190,11 @@ def _validate(
             if mart not in SUITES:
                 passed, message, outcomes, docs = False, f"{mart}: no expectation suite", [], None
             else:
-                validation = validate_mart(url, mart, schema=CANDIDATE_SCHEMA, gx_home=gx_home)
+                # a day-local suite checks only the days changed since the last publication
+                changed = changed_days(url, mart) if mart in DAY_LOCAL else None
+                validation = validate_mart(
+                    url, mart, schema=CANDIDATE_SCHEMA, gx_home=gx_home, changed=changed
+                )
                 passed = validation.success and pii.success
                 message = "\n".join(
                     m
