@@ -94,15 +94,7 @@ def fct_bets_rollup(b: Builder) -> None:
             f"bucket_start::timestamptz = date_bin(case granularity {strides} end, "
             f"bucket_start::timestamptz, {UTC_ORIGIN})",
         ),
-        at_least("bets_settled", 1, "bets_settled >= 1 (a row exists only for settled bets)"),
-        counts_non_negative("stake_minor", "win_minor"),
-        equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
-        rtp_rules(),
-        holds(
-            "day_is_utc_day_of_bucket",
-            "day = the UTC date of bucket_start",
-            "day = (bucket_start::timestamptz at time zone 'UTC')::date",
-        ),
+        *_bucket_row_rules(),
     )
     b.check(
         "rollup",
@@ -235,15 +227,7 @@ def fct_bets_rollup_brand(b: Builder) -> None:
     bucket_start, brand_id, currency) has the rollup's sums of bets_settled, stake, win and ggr:
     a key present in one mart only counts as a mismatch (its missing sums are NULL)."""
     b.add(
-        at_least("bets_settled", 1, "bets_settled >= 1 (a row exists only for settled bets)"),
-        counts_non_negative("stake_minor", "win_minor"),
-        equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
-        rtp_rules(),
-        holds(
-            "day_is_utc_day_of_bucket",
-            "day = the UTC date of bucket_start",
-            "day = (bucket_start::timestamptz at time zone 'UTC')::date",
-        ),
+        *_bucket_row_rules(),
     )
     rollup = b.table.sibling("fct_bets_rollup")
     if not rollup:
@@ -289,3 +273,19 @@ BUILDERS = (
     fct_deposit_funnel_daily,
     fct_latency_daily,
 )
+
+
+def _bucket_row_rules() -> tuple[Rule | list[Rule], ...]:
+    """The row rules of a bets rollup, at any grain: a row exists only for settled bets,
+    money >= 0, ggr = stake - win, rtp = win / stake, day = the UTC day of the bucket."""
+    return (
+        at_least("bets_settled", 1, "bets_settled >= 1 (a row exists only for settled bets)"),
+        counts_non_negative("stake_minor", "win_minor"),
+        equals("ggr_is_stake_minus_win", "ggr_minor", "stake_minor - win_minor"),
+        rtp_rules(),
+        holds(
+            "day_is_utc_day_of_bucket",
+            "day = the UTC date of bucket_start",
+            "day = (bucket_start::timestamptz at time zone 'UTC')::date",
+        ),
+    )
