@@ -341,23 +341,24 @@ def rows(url: str, relation: str, columns: str, order_by: str) -> list[tuple[Any
     return [rounded(r) for r in query(url, f"select {columns} from {relation} order by {order_by}")]
 
 
-def test_bets_rollup(built: Built) -> None:
-    def all_granularities(
-        start: str, day: date, slice_: tuple[str, ...], facts: tuple[int, int, int]
-    ) -> list[tuple[Any, ...]]:
-        # one bet alone in its minute, 5 minutes, hour and day
-        bets, stake, win = facts
-        starts = {
-            "1m": start,
-            "5m": start,
-            "1h": start[:14] + "00:00",
-            "1d": start[:11] + "00:00:00",
-        }
-        return [
-            (g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
-            for g, s in starts.items()
-        ]
+def all_granularities(
+    start: str, day: date, slice_: tuple[str, ...], facts: tuple[int, int, int]
+) -> list[tuple[Any, ...]]:
+    """The rows of one bet alone in its minute, 5 minutes, hour and day (of its slice)."""
+    bets, stake, win = facts
+    starts = {
+        "1m": start,
+        "5m": start,
+        "1h": start[:14] + "00:00",
+        "1d": start[:11] + "00:00:00",
+    }
+    return [
+        (g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
+        for g, s in starts.items()
+    ]
 
+
+def test_bets_rollup(built: Built) -> None:
     eur_g1 = ("brand-1", "EU", "pr1", "g1", "EUR")
     eur_g2 = ("brand-1", "EU", "pr1", "g2", "EUR")
     expected = [
@@ -417,22 +418,6 @@ def test_bets_rollup_sums_agree_across_granularities(built: Built) -> None:
 def test_bets_rollup_brand(built: Built) -> None:
     """test_bets_rollup's rows summed by hand over region, provider and game per
     (granularity, bucket_start, brand_id, currency)."""
-
-    def all_granularities(
-        start: str, day: date, slice_: tuple[str, str], facts: tuple[int, int, int]
-    ) -> list[tuple[Any, ...]]:
-        # one bet alone in its minute, 5 minutes, hour and day (of its brand and currency)
-        bets, stake, win = facts
-        starts = {
-            "1m": start,
-            "5m": start,
-            "1h": start[:14] + "00:00",
-            "1d": start[:11] + "00:00:00",
-        }
-        return [
-            (g, ts(s), *slice_, bets, stake, win, stake - win, round(win / stake, 9), day)
-            for g, s in starts.items()
-        ]
 
     b1 = ("brand-1", "EUR")
     expected = [
