@@ -72,6 +72,7 @@ class GoldFacts:
     reltuples: dict[str, float]
     row_counts: dict[str, int]
     secured: dict[str, tuple[bool, bool, bool]]  # rls, bi_reader select, brand_reader select
+    pages: dict[str, tuple[int, int]]  # table -> (relpages, relallvisible), as VACUUM left them
 
 
 def gold_facts(url: str) -> GoldFacts:
@@ -129,6 +130,15 @@ def gold_facts(url: str) -> GoldFacts:
             )
         ),
         row_counts=counts,
+        pages={
+            t: (pages, visible)
+            for t, pages, visible in query(
+                url,
+                "select c.relname, c.relpages, c.relallvisible from pg_class c "
+                "join pg_namespace s on s.oid = c.relnamespace "
+                "where s.nspname = 'gold' and c.relkind = 'r'",
+            )
+        },
         secured={
             t: (rls, bi, brand)
             for t, rls, bi, brand in query(
@@ -231,6 +241,42 @@ def test_the_rollups_have_the_dashboard_index_and_the_series_query_uses_it(
         ).fetchone()[0]  # type: ignore[index]
     used = _index_names(plan[0]["Plan"])
     assert used == {BRAND_DASHBOARD_INDEX}, plan
+
+
+def test_every_publication_leaves_gold_all_visible(published: Publications) -> None:
+    # The vacuum after each publication marks every page all-visible (pg_class counts them):
+    # without it, ANALYZE records 0 of the new pages as all-visible.
+    for label, facts in both(published):
+        assert set(facts.pages) == set(facts.row_counts), label
+        for mart, (pages, visible) in facts.pages.items():
+            if facts.row_counts[mart]:
+                assert pages >= 1, (label, mart)
+            assert visible == pages, (label, mart)
+
+
+def test_the_series_query_reads_no_heap(published: Publications) -> None:
+    with psycopg.connect(published.url) as conn:
+        brand, last_day = conn.execute(
+            "select 'brand-bi', max(day) from gold.fct_revenue_daily"
+        ).fetchone()  # type: ignore[misc]
+        conn.execute("set enable_seqscan = off")
+        conn.execute("set enable_bitmapscan = off")
+        plan = conn.execute(
+            "explain (analyze, format json) " + SERIES_QUERY,
+            {"brand": brand, "last_day": last_day},
+        ).fetchone()[0]  # type: ignore[index]
+    scans = _scans(plan[0]["Plan"])
+    # brand-bi's one bet: one 5-minute row, read from the index alone
+    assert [(s["Node Type"], s["Actual Rows"], s["Heap Fetches"]) for s in scans] == [
+        ("Index Only Scan", 1, 0)
+    ], plan
+
+
+def _scans(node: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [node] if "Index Name" in node else []
+    for child in node.get("Plans", []):
+        found += _scans(child)
+    return found
 
 
 def _index_names(node: dict[str, Any]) -> set[str]:

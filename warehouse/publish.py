@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from warehouse import schemas
 from warehouse.access import ensure_access, secure_gold_table
@@ -46,6 +47,10 @@ class Publication:
     # with gold), "replaced" (no key: every row replaced) or "N days" (only the days its
     # builds changed)
     refills: dict[str, str] = field(default_factory=dict)
+    # the marts vacuumed after the commit, and why the vacuum failed if it did (gold is
+    # published either way: the vacuum only sets the visibility map and reclaims dead rows)
+    vacuumed: tuple[str, ...] = ()
+    vacuum_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,10 @@ def publish(
     with conn.transaction():
         # One publication at a time; readers keep reading the previous one meanwhile.
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.publish'))")
+        # A durable commit (the embedded server commits asynchronously by default): VACUUM
+        # does not mark a page all-visible while its inserter's commit may still be lost, so
+        # the vacuum after an asynchronous publication would leave every new page to the heap.
+        conn.execute("set local synchronous_commit = on")
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(gold_schema)))
         conn.execute(
             sql.SQL("grant usage on schema {} to bi_reader, brand_reader").format(
@@ -249,12 +258,42 @@ def publish(
             "values (%s, 'published', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
+    vacuumed, vacuum_error = _vacuum(
+        conn, gold_schema, [m for m in marts if refills[m] != "0 days"]
+    )
     return Publication(
         publication_id=int(row[0]),  # type: ignore[index]
         status="published",
         row_counts=counts,
         refills=refills,
+        vacuumed=vacuumed,
+        vacuum_error=vacuum_error,
     )
+
+
+def _vacuum(
+    conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]
+) -> tuple[tuple[str, ...], str | None]:
+    """VACUUM the gold tables a publication changed, once it has committed.
+
+    New rows are not all-visible until a vacuum marks their pages so, and until then an
+    index-only scan reads the heap for every row: the brand's 5-minute series over 30 days
+    (22,000 rows of fct_bets_rollup_brand) took 18.5 ms with 2,836 heap pages read, and
+    8.6 ms as an index-only scan after a 55 ms vacuum. Autovacuum would come by late or not
+    at all (a day-wise refill stays under its thresholds). It also reclaims the rows the
+    refill deleted. VACUUM cannot run inside a transaction: a caller's connection in a
+    transaction of its own gets none (autovacuum remains)."""
+    if not marts or not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
+        return (), None
+    try:
+        conn.execute(
+            sql.SQL("vacuum {}").format(
+                sql.SQL(", ").join(sql.Identifier(gold_schema, mart) for mart in marts)
+            )
+        )
+    except psycopg.Error as error:
+        return (), f"{type(error).__name__}: {error}".strip()
+    return tuple(marts), None
 
 
 def _refill_changed(

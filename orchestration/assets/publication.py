@@ -290,6 +290,11 @@ def _publish(
         f"published {len(marts)} marts as publication "
         f"{publication.publication_id} in {seconds:.1f} s"
     )
+    if publication.vacuum_error:
+        context.log.warning(
+            f"publication {publication.publication_id} stands; the vacuum after it failed "
+            f"(dashboards read the heap until autovacuum comes by): {publication.vacuum_error}"
+        )
     for mart in marts:
         yield dg.MaterializeResult(
             asset_key=[GOLD_SCHEMA, mart],
