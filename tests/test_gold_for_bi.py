@@ -280,10 +280,7 @@ def _scans(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _index_names(node: dict[str, Any]) -> set[str]:
-    names = {node["Index Name"]} if "Index Name" in node else set()
-    for child in node.get("Plans", []):
-        names |= _index_names(child)
-    return names
+    return {scan["Index Name"] for scan in _scans(node)}
 
 
 def test_statistics_are_fresh_after_every_publication(published: Publications) -> None:

@@ -47,9 +47,8 @@ class Publication:
     # with gold), "replaced" (no key: every row replaced) or "N days" (only the days its
     # builds changed)
     refills: dict[str, str] = field(default_factory=dict)
-    # the marts vacuumed after the commit, and why the vacuum failed if it did (gold is
-    # published either way: the vacuum only sets the visibility map and reclaims dead rows)
-    vacuumed: tuple[str, ...] = ()
+    # why the vacuum after the commit failed, if it did (gold is published either way: the
+    # vacuum only sets the visibility map and reclaims dead rows)
     vacuum_error: str | None = None
 
 
@@ -258,23 +257,19 @@ def publish(
             "values (%s, 'published', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
-    vacuumed, vacuum_error = _vacuum(
-        conn, gold_schema, [m for m in marts if refills[m] != "0 days"]
-    )
+    vacuum_error = _vacuum(conn, gold_schema, [m for m in marts if refills[m] != "0 days"])
     return Publication(
         publication_id=int(row[0]),  # type: ignore[index]
         status="published",
         row_counts=counts,
         refills=refills,
-        vacuumed=vacuumed,
         vacuum_error=vacuum_error,
     )
 
 
-def _vacuum(
-    conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]
-) -> tuple[tuple[str, ...], str | None]:
-    """VACUUM the gold tables a publication changed, once it has committed.
+def _vacuum(conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]) -> str | None:
+    """VACUUM the gold tables a publication changed, once it has committed; why it failed,
+    or None.
 
     New rows are not all-visible until a vacuum marks their pages so, and until then an
     index-only scan reads the heap for every row: the brand's 5-minute series over 30 days
@@ -284,7 +279,7 @@ def _vacuum(
     refill deleted. VACUUM cannot run inside a transaction: a caller's connection in a
     transaction of its own gets none (autovacuum remains)."""
     if not marts or not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
-        return (), None
+        return None
     try:
         conn.execute(
             sql.SQL("vacuum {}").format(
@@ -292,8 +287,8 @@ def _vacuum(
             )
         )
     except psycopg.Error as error:
-        return (), f"{type(error).__name__}: {error}".strip()
-    return tuple(marts), None
+        return f"{type(error).__name__}: {error}".strip()
+    return None
 
 
 def _refill_changed(
