@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from warehouse import schemas
-from warehouse.access import BI_READER, ensure_access
+from warehouse.access import BI_READER, ensure_access, ensure_group
 from warehouse.audit import ensure_audit
 
 API_SCHEMA = "api"
@@ -122,9 +122,7 @@ def ensure_api_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.api'))")
         conn.execute(_DDL)  # type: ignore[arg-type]
-        exists = conn.execute("select 1 from pg_roles where rolname = %s", [API_CLIENT_GROUP])
-        if exists.fetchone() is None:
-            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(API_CLIENT_GROUP)))
+        ensure_group(conn, API_CLIENT_GROUP)
         conn.execute(
             f"insert into {SIGNING_KEY} (key_id, key) values (1, %s) on conflict do nothing",
             [secrets.token_bytes(32)],

@@ -105,7 +105,8 @@ def _add_mode(path: Path, bits: int) -> None:
 
 
 def _free_port(preferred: int) -> int:
-    if _port_is_free(preferred):
+    """`preferred` if nothing listens there, else a port the kernel picks (always for 0)."""
+    if preferred and _port_is_free(preferred):
         return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -113,8 +114,11 @@ def _free_port(preferred: int) -> int:
 
 
 class EmbeddedPostgres:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, port: int = DEFAULT_PORT) -> None:
+        # `port` is where a new server prefers to listen; 0 takes any free port, so that
+        # servers created at the same moment (parallel test workers) never pick the same one.
         self.home = home
+        self.preferred_port = port
         self.pgdata = home / "pgdata"
         self.state_file = home / "postgres.json"
         self.log_file = self.pgdata / "server.log"
@@ -262,7 +266,7 @@ class EmbeddedPostgres:
         with conf.open("a") as handle:
             handle.write("\ninclude 'warehouse.conf'\n")
         state = ServerState(
-            port=_free_port(DEFAULT_PORT),
+            port=_free_port(self.preferred_port),
             password=password,
             loader_password=secrets.token_urlsafe(24),
         )
@@ -296,7 +300,7 @@ class EmbeddedPostgres:
                 return state
             if not _port_is_free(state.port):
                 state = ServerState(
-                    port=_free_port(DEFAULT_PORT),
+                    port=_free_port(self.preferred_port),
                     password=state.password,
                     loader_password=state.loader_password,
                 )

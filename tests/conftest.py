@@ -33,7 +33,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Not under pytest's base temp: pytest keeps that 0700, and as root the server runs as
     # its own user, which must be able to reach its data directory.
     home = Path(tempfile.mkdtemp(prefix="dwh-test-"))
-    server = EmbeddedPostgres(home)
+    server = EmbeddedPostgres(home, port=0)
     state = server.start()
     try:
         yield state.admin_url()
@@ -46,9 +46,13 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # one checkout never share a manifest or partial-parse state. Set when this file is imported,
 # before any test module: orchestration.project fixes its DbtProject's target when a module
 # first imports it, at collection time for a test module importing orchestration.marts.
+# DWH_HOME likewise (GX project, Dagster instance, logs), unless a test names its own: the
+# checkout's .dwh stays the developer's, and parallel workers (`make test` runs two) never
+# share one.
 _DBT_BASE = Path(tempfile.mkdtemp(prefix="dwh-test-dbt-"))
 os.environ["DBT_TARGET_PATH"] = str(_DBT_BASE / "target")
 os.environ["DBT_LOG_PATH"] = str(_DBT_BASE / "logs")
+os.environ["DWH_HOME"] = str(_DBT_BASE / "home")
 
 
 @pytest.fixture(scope="session", autouse=True)

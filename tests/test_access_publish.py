@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.events import query
-from warehouse.access import grant_brand_reader, grant_reader
+from warehouse.access import ensure_group, grant_brand_reader, grant_reader
 from warehouse.publish import publish, record_blocked
 
 
@@ -289,3 +293,41 @@ def test_a_refill_in_place_changes_the_rows_that_differ_and_still_checks_the_gra
     with psycopg.connect(published) as conn, pytest.raises(psycopg.errors.UniqueViolation):
         publish(conn, MARTS, run_id="run-4", keys=keys)
     assert query(published, "select count(*) from gold.fct_demo_players") == [(2,)]
+
+
+def test_a_group_role_another_database_creates_meanwhile_is_not_an_error(databases: Any) -> None:
+    # Roles are the server's: a warehouse setting up on another database of the same server
+    # may create the group between this one's check and its own `create role`.
+    role = f"grp_{uuid.uuid4().hex[:10]}"
+    first, second = databases.create(), databases.create()
+    errors: list[BaseException] = []
+
+    def set_up_second() -> None:
+        try:
+            with psycopg.connect(second) as conn:
+                ensure_group(conn, role)  # finds no role, then waits on the first's insert
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    with psycopg.connect(first) as conn, psycopg.connect(first, autocommit=True) as watch:
+        conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+        waiter = threading.Thread(target=set_up_second)
+        waiter.start()
+        waiting = (
+            "select 1 from pg_stat_activity where wait_event_type = 'Lock' "
+            "and query like 'create role%%' and query like %s"
+        )
+        for _ in range(200):
+            if watch.execute(waiting, [f"%{role}%"]).fetchone() or not waiter.is_alive():
+                break
+            time.sleep(0.05)
+        assert waiter.is_alive(), f"the second `create role` should wait for the first: {errors}"
+    # the first committed here; the second's `create role` fails on the name, which is not
+    # an error: the group exists
+    waiter.join(30)
+    try:
+        assert errors == []
+        assert query(first, "select count(*) from pg_roles where rolname = %s", [role]) == [(1,)]
+    finally:
+        with psycopg.connect(first, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))

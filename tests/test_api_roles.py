@@ -26,7 +26,7 @@ from tests.test_reader_security import build
 @pytest.fixture(scope="module")
 def loader_url() -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="dwh-api-roles-"))  # not 0700: see conftest
-    embedded = EmbeddedPostgres(home)
+    embedded = EmbeddedPostgres(home, port=0)
     state = embedded.start()
     try:
         build(state.url())

@@ -77,7 +77,7 @@ def build(url: str) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     home = Path(tempfile.mkdtemp(prefix="dwh-readers-"))  # not 0700: see conftest
-    embedded = EmbeddedPostgres(home)
+    embedded = EmbeddedPostgres(home, port=0)
     state = embedded.start()
     try:
         with psycopg.connect(state.admin_url(), autocommit=True) as admin:

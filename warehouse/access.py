@@ -79,10 +79,20 @@ class Login:
     brands: tuple[str, ...] = ()  # a brand reader's whole scope after the grant
 
 
-def _ensure_group(conn: psycopg.Connection, role: str) -> None:
+def ensure_group(conn: psycopg.Connection, role: str) -> None:
+    """Create the group role `role` unless it exists. Roles belong to the server, not to a
+    database, and the advisory locks around this call to one database: two warehouses on one
+    server set up at the same moment (parallel test workers on DWH_TEST_DATABASE_URL) may both
+    find it missing, and the second `create role` then fails on the name; the role exists
+    either way, which is all this asks."""
     exists = conn.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
-    if exists is None:
-        conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+    if exists is not None:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+    except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+        pass
 
 
 def ensure_access(conn: psycopg.Connection) -> None:
@@ -90,7 +100,7 @@ def ensure_access(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.access'))")
         for role in (BI_READER, BRAND_READER):
-            _ensure_group(conn, role)
+            ensure_group(conn, role)
         conn.execute(_SECURITY_DDL)
         conn.execute(
             sql.SQL("grant usage on schema security to {}").format(sql.Identifier(BRAND_READER))
