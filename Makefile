@@ -20,9 +20,11 @@ demo: $(STAMP)
 	$(BIN)/dwh demo
 
 ## The linters, then the whole test suite (real PostgreSQL, dbt, Dagster, GX); scale tests
-## excluded.
+## excluded. Test modules run on TEST_WORKERS processes (pytest-xdist), each with its own
+## embedded server; a module's tests stay on one worker, so they share its warehouse.
+TEST_WORKERS ?= 2
 test: $(STAMP) lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Scale tests, on request.
 test-slow: $(STAMP)
