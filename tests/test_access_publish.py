@@ -331,3 +331,28 @@ def test_a_group_role_another_database_creates_meanwhile_is_not_an_error(databas
     finally:
         with psycopg.connect(first, autocommit=True) as conn:
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def _vacuum_counts(url: str) -> dict[str, int]:
+    return dict(
+        query(
+            url, "select relname, vacuum_count from pg_stat_user_tables where schemaname = 'gold'"
+        )
+    )
+
+
+def test_a_publication_vacuums_the_marts_it_changed_and_only_those(warehouse_url: str) -> None:
+    keys = {"fct_demo_revenue": ("brand_id",), "fct_demo_players": ("brand_id", "player_id")}
+    players = [("brand-1", "p_1"), ("brand-2", "p_2")]
+    candidate(warehouse_url, [("brand-1", 100), ("brand-2", 200)], players)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        first = publish(conn, MARTS, run_id="run-1", keys=keys)
+    assert first.refills == {"fct_demo_revenue": "copied", "fct_demo_players": "copied"}
+    assert _vacuum_counts(warehouse_url) == {"fct_demo_revenue": 1, "fct_demo_players": 1}
+    # brand-2's revenue changes (one row out, one in); the players are the same rows
+    candidate(warehouse_url, [("brand-1", 100), ("brand-2", 250)], players)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        second = publish(conn, MARTS, run_id="run-2", keys=keys)
+    assert second.refills == {"fct_demo_revenue": "compared", "fct_demo_players": "compared"}
+    assert second.vacuum_error is None
+    assert _vacuum_counts(warehouse_url) == {"fct_demo_revenue": 2, "fct_demo_players": 1}

@@ -235,6 +235,7 @@ def publish(
     keys = keys or {}
     counts: dict[str, int] = {}
     refills: dict[str, str] = {}
+    written: list[str] = []  # the marts whose gold table took or lost a row
     with conn.transaction():
         # One publication at a time; readers keep reading the previous one meanwhile.
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.publish'))")
@@ -249,15 +250,17 @@ def publish(
             )
         )
         for mart in marts:
-            counts[mart], refills[mart] = _publish_mart(
+            counts[mart], refills[mart], rows_written = _publish_mart(
                 conn, mart, tuple(keys.get(mart, ())), candidate_schema, gold_schema
             )
+            if rows_written:
+                written.append(mart)
         row = conn.execute(
             f"insert into {PUBLICATIONS} (run_id, status, marts, row_counts, check_results) "
             "values (%s, 'published', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
-    vacuum_error = _vacuum(conn, gold_schema, [m for m in marts if refills[m] != "0 days"])
+    vacuum_error = _vacuum(conn, gold_schema, written)
     return Publication(
         publication_id=int(row[0]),  # type: ignore[index]
         status="published",
@@ -293,28 +296,30 @@ def _vacuum(conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]) ->
 
 def _refill_changed(
     conn: psycopg.Connection, source: sql.Identifier, target: sql.Identifier, key: tuple[str, ...]
-) -> None:
+) -> int:
     """Make the gold table equal the candidate by changing only the rows that differ: the
     rows gold has and the candidate has not go (by key), then the candidate's rows gold has
     not come in. Replacing every row would rewrite each index entry of the table on every
     publication (a refill of the 1.9-million-row rollup took 39 s instead of 5, and left
     every page dead); an incremental run changes a few days of it. `except all` keeps a
-    duplicate of the candidate a duplicate, so a broken grain still fails on the key."""
+    duplicate of the candidate a duplicate, so a broken grain still fails on the key. Returns
+    the rows deleted and inserted."""
     keys = sql.SQL(", ").join(map(sql.Identifier, key))
     match = sql.SQL(" and ").join(
         sql.SQL("t.{0} = gone.{0}").format(sql.Identifier(column)) for column in key
     )
-    conn.execute(
+    deleted = conn.execute(
         sql.SQL(
             "delete from {target} t using (select {keys} from (select * from {target} "
             "except all select * from {source}) d) gone where {match}"
         ).format(target=target, source=source, keys=keys, match=match)
-    )
-    conn.execute(
+    ).rowcount
+    inserted = conn.execute(
         sql.SQL(
             "insert into {target} select * from {source} except all select * from {target}"
         ).format(target=target, source=source)
-    )
+    ).rowcount
+    return deleted + inserted
 
 
 def _take_changes(
@@ -345,19 +350,22 @@ def _take_changes(
 
 def _refill_days(
     conn: psycopg.Connection, source: sql.Identifier, target: sql.Identifier, changes: _Changes
-) -> None:
+) -> int:
     """Replace the changed days only: gold equalled the candidate after the last publication
     (by induction: every publication leaves them equal), and builds since then changed the
-    candidate on these days alone."""
+    candidate on these days alone. Returns the rows deleted and inserted."""
     column = sql.Identifier(changes.day_column)
     days = list(changes.days)
-    conn.execute(sql.SQL("delete from {} where {} = any(%s)").format(target, column), [days])
-    conn.execute(
+    deleted = conn.execute(
+        sql.SQL("delete from {} where {} = any(%s)").format(target, column), [days]
+    ).rowcount
+    inserted = conn.execute(
         sql.SQL("insert into {} select * from {} where {} = any(%s)").format(
             target, source, column
         ),
         [days],
-    )
+    ).rowcount
+    return deleted + inserted
 
 
 def _count(conn: psycopg.Connection, table: sql.Identifier) -> int:
@@ -370,9 +378,9 @@ def _publish_mart(
     key: tuple[str, ...],
     candidate_schema: str,
     gold_schema: str,
-) -> tuple[int, str]:
-    """Copy one mart into gold (inside the publication's transaction): its row count, and
-    how it was refilled (Publication.refills)."""
+) -> tuple[int, str, int]:
+    """Copy one mart into gold (inside the publication's transaction): its row count, how it
+    was refilled (Publication.refills), and the rows written (deleted and inserted)."""
     source = sql.Identifier(candidate_schema, mart)
     target = sql.Identifier(gold_schema, mart)
     columns = _columns(conn, candidate_schema, mart)
@@ -388,27 +396,30 @@ def _publish_mart(
     changes = _take_changes(conn, mart, names, candidate_schema)
     if rebuilt:
         _recreate(conn, source, target, gold_schema, mart)
-        conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
+        written = conn.execute(
+            sql.SQL("insert into {} select * from {}").format(target, source)
+        ).rowcount
         _index(conn, target, mart, wanted)
         refill = "copied"
     elif changes is not None:
-        if changes.days:
-            _refill_days(conn, source, target, changes)
+        written = _refill_days(conn, source, target, changes) if changes.days else 0
         refill = f"{len(changes.days)} days"
     elif key:
-        _refill_changed(conn, source, target, key)
+        written = _refill_changed(conn, source, target, key)
         refill = "compared"
     else:
         # Same shape: refill in place (MVCC keeps the previous rows visible to open readers).
-        conn.execute(sql.SQL("delete from {}").format(target))
-        conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
+        written = conn.execute(sql.SQL("delete from {}").format(target)).rowcount
+        written += conn.execute(
+            sql.SQL("insert into {} select * from {}").format(target, source)
+        ).rowcount
         refill = "replaced"
     count = _count(conn, target)
     _copy_comments(conn, candidate_schema, gold_schema, mart)
     # Fresh statistics for the new rows: without them the planner keeps the previous
     # publication's estimates (or none at all for a new table) until autovacuum comes by.
     conn.execute(sql.SQL("analyze {}").format(target))
-    return count, refill
+    return count, refill, written
 
 
 def record_blocked(
