@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from dwh.bench import DASHBOARD_QUERIES, DASHBOARD_TARGET_QUERY
 from dwh.runner import run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
 from tests.events import event, query, write_events
@@ -43,13 +44,7 @@ HAND_STATED_GRAINS = {
 GOLD_TABLES = 17
 DASHBOARD_INDEX = "fct_bets_rollup_by_granularity_brand_id_bucket_start"
 BRAND_DASHBOARD_INDEX = "fct_bets_rollup_brand_by_granularity_brand_id_bucket_start"
-# dwh/bench.py's "brand 5m GGR series, 30 days"
-SERIES_QUERY = (
-    "select bucket_start, sum(ggr_minor) from gold.fct_bets_rollup_brand "
-    "where granularity = '5m' and brand_id = %(brand)s "
-    "and bucket_start >= %(last_day)s::date - 29 and bucket_start < %(last_day)s::date + 1 "
-    "group by 1 order by 1"
-)
+SERIES_QUERY = DASHBOARD_QUERIES[DASHBOARD_TARGET_QUERY]  # the one with a latency target
 # fct_bets_rollup.brand_id: '{{ doc("brand_id") }} Of the bet's bet.settled event.' folded by
 # YAML (`>`), with the docs block of models/_docs.md stripped by dbt; dbt renders the whole
 # description with Jinja, which drops the folded text's one trailing newline.
@@ -237,7 +232,8 @@ def test_the_rollups_have_the_dashboard_index_and_the_series_query_uses_it(
         # ruled out, the planner still has the primary key to choose, and must prefer this one.
         conn.execute("set enable_seqscan = off")
         plan = conn.execute(
-            "explain (format json) " + SERIES_QUERY, {"brand": brand, "last_day": last_day}
+            "explain (format json) " + SERIES_QUERY,
+            {"brand": brand, "currency": "EUR", "last_day": last_day},
         ).fetchone()[0]  # type: ignore[index]
     used = _index_names(plan[0]["Plan"])
     assert used == {BRAND_DASHBOARD_INDEX}, plan
@@ -263,10 +259,10 @@ def test_the_series_query_reads_no_heap(published: Publications) -> None:
         conn.execute("set enable_bitmapscan = off")
         plan = conn.execute(
             "explain (analyze, format json) " + SERIES_QUERY,
-            {"brand": brand, "last_day": last_day},
+            {"brand": brand, "currency": "EUR", "last_day": last_day},
         ).fetchone()[0]  # type: ignore[index]
     scans = _scans(plan[0]["Plan"])
-    # brand-bi's one bet: one 5-minute row, read from the index alone
+    # brand-bi's one bet (in EUR): one 5-minute row, read from the index alone
     assert [(s["Node Type"], s["Actual Rows"], s["Heap Fetches"]) for s in scans] == [
         ("Index Only Scan", 1, 0)
     ], plan
