@@ -26,7 +26,7 @@ import json
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -46,6 +46,10 @@ SCHEMAS = (
     "api",  # the analytics API's views (api/schema.py)
     "bench_floor",
 )
+
+# `--api`: the API's load at 1 client, at as many as the machine has cores (2 here), and at 8,
+# where requests queue for the cores.
+API_CONCURRENCY = (1, 2, 8)
 
 # The dashboard query with a latency target (TARGETS["dashboard_p95_ms"]).
 DASHBOARD_TARGET_QUERY = "brand 5m GGR series, 30 days"
@@ -402,7 +406,7 @@ def run_bench(
     database_url: str | None = None,
     echo: Callable[[str], None] = print,
     api: bool = False,
-    api_concurrency: int = 8,
+    api_concurrency: Sequence[int] = API_CONCURRENCY,
     api_requests: int = 200,
 ) -> BenchResult:
     settings = load_settings()
@@ -448,9 +452,12 @@ def run_bench(
     if api:
         from api.bench import run_api_bench
 
-        echo("API under load ...")
-        figures = run_api_bench(url, concurrency=api_concurrency, requests=api_requests, echo=echo)
-        result.api = {name: asdict(value) for name, value in figures.items()}
+        # One server per load: the request kinds in turn, at each number of clients.
+        for clients in api_concurrency:
+            load = f"{clients} client{'s' if clients != 1 else ''}"
+            echo(f"API under load, {load} ...")
+            figures = run_api_bench(url, concurrency=clients, requests=api_requests, echo=echo)
+            result.api.update({f"{name}, {load}": asdict(value) for name, value in figures.items()})
 
     echo("floor ...")
     result.floor = _floor(url, main)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from api.cli import register as register_api
 from devtools.embedded import EmbeddedPostgres
+from dwh.bench import API_CONCURRENCY
 from dwh.docs_site import register as register_docs
 from dwh.metrics import register as register_metrics
 from dwh.report import register as register_report
@@ -374,6 +375,17 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 
 # -- bench --------------------------------------------------------------------------------------
+def _counts(text: str) -> tuple[int, ...]:
+    """`1,2,8` -> (1, 2, 8): positive whole numbers, comma-separated."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"every number must be at least 1: {text!r}")
+    return counts
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from dwh.bench import format_scale_curve, format_table, run_bench, run_scale_curve, save
 
@@ -610,10 +622,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--api", action="store_true", help="also measure the analytics API under load"
     )
     bench.add_argument(
-        "--api-concurrency", type=int, default=8, help="concurrent API clients (with --api)"
+        "--api-concurrency",
+        metavar="N,N,...",
+        type=_counts,
+        default=",".join(map(str, API_CONCURRENCY)),  # argparse parses a string default
+        help="numbers of concurrent API clients, each a load of its own (with --api)",
     )
     bench.add_argument(
-        "--api-requests", type=int, default=200, help="requests per client and kind (with --api)"
+        "--api-requests",
+        type=int,
+        default=200,
+        help="requests of each kind per load, shared by its clients (with --api)",
     )
     bench.set_defaults(func=cmd_bench)
 

@@ -80,6 +80,15 @@ def test_every_option_of_every_command_has_help_and_shows_its_default() -> None:
     assert no_default == []
 
 
+def test_bench_measures_the_api_at_each_number_of_clients_it_is_given() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["bench"]).api_concurrency == (1, 2, 8)
+    assert parser.parse_args(["bench", "--api-concurrency", "2,4"]).api_concurrency == (2, 4)
+    for bad in ("0", "1,x", "", "2,-1"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["bench", "--api-concurrency", bad])
+
+
 def test_help_of_a_command_shows_defaults() -> None:
     text = _subparsers(build_parser())["docs"].format_help()
     assert "(default: 8081)" in text and "(default: 127.0.0.1)" in text
