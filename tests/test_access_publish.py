@@ -356,3 +356,41 @@ def test_a_publication_vacuums_the_marts_it_changed_and_only_those(warehouse_url
     assert second.refills == {"fct_demo_revenue": "compared", "fct_demo_players": "compared"}
     assert second.vacuum_error is None
     assert _vacuum_counts(warehouse_url) == {"fct_demo_revenue": 2, "fct_demo_players": 1}
+
+
+def _all_visible(url: str) -> dict[str, bool]:
+    return dict(
+        query(
+            url,
+            "select c.relname, c.relallvisible = c.relpages from pg_class c "
+            "join pg_namespace s on s.oid = c.relnamespace "
+            "where s.nspname = 'gold' and c.relkind = 'r'",
+        )
+    )
+
+
+def test_a_vacuum_an_open_snapshot_held_back_is_done_by_the_next_publication(
+    warehouse_url: str,
+) -> None:
+    keys = {"fct_demo_revenue": ("brand_id",), "fct_demo_players": ("brand_id", "player_id")}
+    candidate(warehouse_url, [("brand-1", 100)], [("brand-1", "p_1")])
+    # A reader's snapshot taken before the publication (as an autovacuum's ANALYZE of a big
+    # silver table may hold one): the vacuum after the commit cannot mark the new pages.
+    with psycopg.connect(warehouse_url) as reader:
+        reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        reader.execute("select count(*) from raw.secret")
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            first = publish(conn, MARTS, run_id="run-1", keys=keys)
+        assert first.vacuum_error is None
+        assert _all_visible(warehouse_url) == {"fct_demo_revenue": False, "fct_demo_players": False}
+    # The reader is gone; the same candidates again: nothing to write, but the pages left
+    # unmarked are vacuumed now.
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        second = publish(conn, MARTS, run_id="run-2", keys=keys)
+    assert second.refills == {"fct_demo_revenue": "compared", "fct_demo_players": "compared"}
+    assert _all_visible(warehouse_url) == {"fct_demo_revenue": True, "fct_demo_players": True}
+    assert _vacuum_counts(warehouse_url) == {"fct_demo_revenue": 2, "fct_demo_players": 2}
+    # and once they are all-visible, an unchanged publication leaves them alone
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        publish(conn, MARTS, run_id="run-3", keys=keys)
+    assert _vacuum_counts(warehouse_url) == {"fct_demo_revenue": 2, "fct_demo_players": 2}

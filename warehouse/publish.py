@@ -235,7 +235,6 @@ def publish(
     keys = keys or {}
     counts: dict[str, int] = {}
     refills: dict[str, str] = {}
-    written: list[str] = []  # the marts whose gold table took or lost a row
     with conn.transaction():
         # One publication at a time; readers keep reading the previous one meanwhile.
         conn.execute("select pg_advisory_xact_lock(hashtext('dwh.publish'))")
@@ -250,17 +249,15 @@ def publish(
             )
         )
         for mart in marts:
-            counts[mart], refills[mart], rows_written = _publish_mart(
+            counts[mart], refills[mart] = _publish_mart(
                 conn, mart, tuple(keys.get(mart, ())), candidate_schema, gold_schema
             )
-            if rows_written:
-                written.append(mart)
         row = conn.execute(
             f"insert into {PUBLICATIONS} (run_id, status, marts, row_counts, check_results) "
             "values (%s, 'published', %s, %s, %s) returning publication_id",
             [run_id, list(marts), json.dumps(counts), json.dumps(check_results or {})],
         ).fetchone()
-    vacuum_error = _vacuum(conn, gold_schema, written)
+    vacuum_error = _vacuum(conn, gold_schema, marts)
     return Publication(
         publication_id=int(row[0]),  # type: ignore[index]
         status="published",
@@ -271,8 +268,8 @@ def publish(
 
 
 def _vacuum(conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]) -> str | None:
-    """VACUUM the gold tables a publication changed, once it has committed; why it failed,
-    or None.
+    """VACUUM the gold tables of `marts` that have pages not all-visible, once the
+    publication has committed; why it failed, or None.
 
     New rows are not all-visible until a vacuum marks their pages so, and until then an
     index-only scan reads the heap for every row: the brand's 5-minute series over 30 days
@@ -280,15 +277,32 @@ def _vacuum(conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]) ->
     8.6 ms as an index-only scan after a 55 ms vacuum. Autovacuum would come by late or not
     at all (a day-wise refill stays under its thresholds). It also reclaims the rows the
     refill deleted. VACUUM cannot run inside a transaction: a caller's connection in a
-    transaction of its own gets none (autovacuum remains)."""
+    transaction of its own gets none (autovacuum remains).
+
+    Which tables: those whose pages are not all counted all-visible in pg_class, as the
+    publication's own ANALYZE left it. That is every table the publication wrote to, and also
+    one it did not change whose last vacuum could not mark its pages: a vacuum leaves a page
+    as it is while a transaction older than the page's rows is open anywhere on the server (an
+    autovacuum's ANALYZE of silver after a large build, a reader's long query), so the next
+    publication tries again rather than leaving the table to the heap until it changes."""
     if not marts or not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
         return None
     try:
-        conn.execute(
-            sql.SQL("vacuum {}").format(
-                sql.SQL(", ").join(sql.Identifier(gold_schema, mart) for mart in marts)
+        pending = [
+            name
+            for (name,) in conn.execute(
+                "select c.relname from pg_class c join pg_namespace s on s.oid = c.relnamespace "
+                "where s.nspname = %s and c.relname = any(%s) and c.relkind = 'r' "
+                "and c.relallvisible < c.relpages order by 1",
+                [gold_schema, list(marts)],
             )
-        )
+        ]
+        if pending:
+            conn.execute(
+                sql.SQL("vacuum {}").format(
+                    sql.SQL(", ").join(sql.Identifier(gold_schema, mart) for mart in pending)
+                )
+            )
     except psycopg.Error as error:
         return f"{type(error).__name__}: {error}".strip()
     return None
@@ -296,30 +310,28 @@ def _vacuum(conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]) ->
 
 def _refill_changed(
     conn: psycopg.Connection, source: sql.Identifier, target: sql.Identifier, key: tuple[str, ...]
-) -> int:
+) -> None:
     """Make the gold table equal the candidate by changing only the rows that differ: the
     rows gold has and the candidate has not go (by key), then the candidate's rows gold has
     not come in. Replacing every row would rewrite each index entry of the table on every
     publication (a refill of the 1.9-million-row rollup took 39 s instead of 5, and left
     every page dead); an incremental run changes a few days of it. `except all` keeps a
-    duplicate of the candidate a duplicate, so a broken grain still fails on the key. Returns
-    the rows deleted and inserted."""
+    duplicate of the candidate a duplicate, so a broken grain still fails on the key."""
     keys = sql.SQL(", ").join(map(sql.Identifier, key))
     match = sql.SQL(" and ").join(
         sql.SQL("t.{0} = gone.{0}").format(sql.Identifier(column)) for column in key
     )
-    deleted = conn.execute(
+    conn.execute(
         sql.SQL(
             "delete from {target} t using (select {keys} from (select * from {target} "
             "except all select * from {source}) d) gone where {match}"
         ).format(target=target, source=source, keys=keys, match=match)
-    ).rowcount
-    inserted = conn.execute(
+    )
+    conn.execute(
         sql.SQL(
             "insert into {target} select * from {source} except all select * from {target}"
         ).format(target=target, source=source)
-    ).rowcount
-    return deleted + inserted
+    )
 
 
 def _take_changes(
@@ -350,22 +362,19 @@ def _take_changes(
 
 def _refill_days(
     conn: psycopg.Connection, source: sql.Identifier, target: sql.Identifier, changes: _Changes
-) -> int:
+) -> None:
     """Replace the changed days only: gold equalled the candidate after the last publication
     (by induction: every publication leaves them equal), and builds since then changed the
-    candidate on these days alone. Returns the rows deleted and inserted."""
+    candidate on these days alone."""
     column = sql.Identifier(changes.day_column)
     days = list(changes.days)
-    deleted = conn.execute(
-        sql.SQL("delete from {} where {} = any(%s)").format(target, column), [days]
-    ).rowcount
-    inserted = conn.execute(
+    conn.execute(sql.SQL("delete from {} where {} = any(%s)").format(target, column), [days])
+    conn.execute(
         sql.SQL("insert into {} select * from {} where {} = any(%s)").format(
             target, source, column
         ),
         [days],
-    ).rowcount
-    return deleted + inserted
+    )
 
 
 def _count(conn: psycopg.Connection, table: sql.Identifier) -> int:
@@ -378,9 +387,9 @@ def _publish_mart(
     key: tuple[str, ...],
     candidate_schema: str,
     gold_schema: str,
-) -> tuple[int, str, int]:
-    """Copy one mart into gold (inside the publication's transaction): its row count, how it
-    was refilled (Publication.refills), and the rows written (deleted and inserted)."""
+) -> tuple[int, str]:
+    """Copy one mart into gold (inside the publication's transaction): its row count, and
+    how it was refilled (Publication.refills)."""
     source = sql.Identifier(candidate_schema, mart)
     target = sql.Identifier(gold_schema, mart)
     columns = _columns(conn, candidate_schema, mart)
@@ -396,30 +405,27 @@ def _publish_mart(
     changes = _take_changes(conn, mart, names, candidate_schema)
     if rebuilt:
         _recreate(conn, source, target, gold_schema, mart)
-        written = conn.execute(
-            sql.SQL("insert into {} select * from {}").format(target, source)
-        ).rowcount
+        conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
         _index(conn, target, mart, wanted)
         refill = "copied"
     elif changes is not None:
-        written = _refill_days(conn, source, target, changes) if changes.days else 0
+        if changes.days:
+            _refill_days(conn, source, target, changes)
         refill = f"{len(changes.days)} days"
     elif key:
-        written = _refill_changed(conn, source, target, key)
+        _refill_changed(conn, source, target, key)
         refill = "compared"
     else:
         # Same shape: refill in place (MVCC keeps the previous rows visible to open readers).
-        written = conn.execute(sql.SQL("delete from {}").format(target)).rowcount
-        written += conn.execute(
-            sql.SQL("insert into {} select * from {}").format(target, source)
-        ).rowcount
+        conn.execute(sql.SQL("delete from {}").format(target))
+        conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
         refill = "replaced"
     count = _count(conn, target)
     _copy_comments(conn, candidate_schema, gold_schema, mart)
     # Fresh statistics for the new rows: without them the planner keeps the previous
     # publication's estimates (or none at all for a new table) until autovacuum comes by.
     conn.execute(sql.SQL("analyze {}").format(target))
-    return count, refill, written
+    return count, refill
 
 
 def record_blocked(
