@@ -46,16 +46,12 @@
 {% macro revenue_touched_days(day_column='day') -%}
     -- reads its relations itself: a CTE referenced twice would be materialized in full (and
     -- its indexes lost)
-    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
+    -- (macros/changed_days.sql: the days the pre-hook deletes)
+    {{ recomputed_days(ref('int_bets'), 'first_settlement_date', 'settled_date', day_column) }}
 
     union
 
     select distinct event_date
     from {{ ref('int_revenue_events') }}
     where batch_id > {{ batch_watermark() }}
-
-    union
-
-    -- a backfill range or the daily sweep (macros/forced_days.sql)
-    select forced_day from ({{ forced_days(day_column) }}) as forced
 {%- endmacro %}

@@ -31,13 +31,9 @@ bets as (
 {% if is_incremental() %}
 touched_days as (
 
-    -- reads int_bets itself: a CTE referenced twice would be materialized in full
-    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
-
-    union
-
-    -- a backfill range or the daily sweep (macros/forced_days.sql)
-    select forced_day from ({{ forced_days() }}) as forced
+    -- reads int_bets itself: a CTE referenced twice would be materialized in full; the
+    -- pre-hook deletes the same days (macros/changed_days.sql)
+    {{ recomputed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
 
 ),
 {% endif %}

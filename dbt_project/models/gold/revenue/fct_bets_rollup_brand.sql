@@ -30,12 +30,8 @@ rollup as (
 {% if is_incremental() %}
 touched_days as (
 
-    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
-
-    union
-
-    -- a backfill range or the daily sweep (macros/forced_days.sql)
-    select forced_day from ({{ forced_days() }}) as forced
+    -- the days the rollup has just recomputed, and the pre-hook deleted here
+    {{ recomputed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
 
 ),
 {% endif %}

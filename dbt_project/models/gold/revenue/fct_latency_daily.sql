@@ -52,18 +52,14 @@ new_events as (
 
 touched_days as (
 
-    -- reads int_bets itself: a CTE referenced twice would be materialized in full
-    {{ changed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
+    -- reads int_bets itself: a CTE referenced twice would be materialized in full; the
+    -- pre-hook deletes these days but those of new events, which get rows anyway
+    {{ recomputed_days(ref('int_bets'), 'first_settlement_date', 'settled_date') }}
 
     union
 
     select event_date
     from new_events
-
-    union
-
-    -- a backfill range or the daily sweep (macros/forced_days.sql)
-    select forced_day from ({{ forced_days() }}) as forced
 
 ),
 {% endif %}
