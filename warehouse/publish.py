@@ -282,8 +282,8 @@ def _vacuum(conn: psycopg.Connection, gold_schema: str, marts: Sequence[str]) ->
     Which tables: those whose pages are not all counted all-visible in pg_class, as the
     publication's own ANALYZE left it. That is every table the publication wrote to, and also
     one it did not change whose last vacuum could not mark its pages: a vacuum leaves a page
-    as it is while a transaction older than the page's rows is open anywhere on the server (an
-    autovacuum's ANALYZE of silver after a large build, a reader's long query), so the next
+    as it is while a transaction older than the page's rows is open in the database (a
+    reader's long query, an ANALYZE of a big table; the benchmark met one once), so the next
     publication tries again rather than leaving the table to the heap until it changes."""
     if not marts or not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
         return None
