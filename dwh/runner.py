@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -22,6 +22,9 @@ from warehouse.database import (
 )
 from warehouse.dbt import prepare_manifest
 from warehouse.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from orchestration.noop import Verdict
 
 # The instance's run queue starts one run tagged SERIAL_TAG at a time (the schedules and the
 # sensor tag theirs, orchestration/automation.py). The run lock (warehouse/database.py)
@@ -85,6 +88,9 @@ class RunReport:
     failed_step: str | None = None
     # set when nothing changed since the last publication and no run was started: why
     noop: str | None = None
+    # a plain run that started: what it had to do (a file to land, what changed since the
+    # last publication, ...)
+    work: str | None = None
 
     def step(self, name: str) -> StepReport:
         return next(s for s in self.steps if s.name == name)
@@ -169,14 +175,16 @@ def run_warehouse_job(
     locked = acquire_run_lock(url, wait=wait, holder=f"dwh run (pid {os.getpid()})", on_wait=echo)
     try:
         plain = not (full_refresh or dbt_vars.strip() or dbt_exclude.strip() or op_selection)
+        work = None
         if plain and job_name == "warehouse" and not force:
             # Under the run lock: no other run is landing or building meanwhile.
-            reason = nothing_new(url, settings, landing_dir)
-            if reason is not None:
-                if echo is not None:
-                    echo(reason)
-                return RunReport(run_id="", success=True, steps=[], noop=reason)
-        return _run(
+            verdict = assess(url, settings, landing_dir)
+            if echo is not None:
+                echo(verdict.reason if not verdict.has_work else f"to do: {verdict.reason}")
+            if not verdict.has_work:
+                return RunReport(run_id="", success=True, steps=[], noop=verdict.reason)
+            work = verdict.reason
+        report = _run(
             url,
             settings,
             full_refresh=full_refresh,
@@ -189,6 +197,8 @@ def run_warehouse_job(
             op_selection=op_selection,
             echo=echo,
         )
+        report.work = work
+        return report
     finally:
         if locked:
             release_run_lock(url)
@@ -204,14 +214,19 @@ def _error_text(error: Any) -> str:
     return "\n  caused by: ".join(messages)
 
 
-def nothing_new(url: str, settings: Settings, landing_dir: Path | None = None) -> str | None:
-    """Why a plain run would change nothing (one line), or None when it has work
-    (orchestration/noop.py)."""
-    from orchestration.noop import nothing_new as reason
+def assess(url: str, settings: Settings, landing_dir: Path | None = None) -> Verdict:
+    """Whether a plain run has work, and why (orchestration/noop.py)."""
+    from orchestration.noop import assess as verdict
 
     manifest = seeds.read_manifest(prepare_manifest(url))
     with connect(url) as conn:
-        return reason(conn, landing_dir or settings.landing_dir, manifest)
+        return verdict(conn, landing_dir or settings.landing_dir, manifest)
+
+
+def nothing_new(url: str, settings: Settings, landing_dir: Path | None = None) -> str | None:
+    """Why a plain run would change nothing (one line), or None when it has work."""
+    verdict = assess(url, settings, landing_dir)
+    return None if verdict.has_work else verdict.reason
 
 
 def _run(

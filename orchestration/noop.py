@@ -10,6 +10,7 @@ first step to its publication: a run started by the daemon, the UI or `dwh run` 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +24,54 @@ JOB = "warehouse"
 DBT_OP = "warehouse_dbt_assets"
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a plain run has work, and why (one line either way)."""
+
+    has_work: bool
+    reason: str
+
+
+def assess(conn: psycopg.Connection, landing_dir: Path, manifest: Mapping[str, Any]) -> Verdict:
+    """Whether a plain run has work: a file to land, a batch landed since the last
+    publication, a changed model, seed, macro, test, suite or project setting, a seed table to
+    load again, or no successful publication to compare with; the reason names which."""
+    unseen = unseen_files(conn, landing_dir)
+    if unseen:
+        more = f" and {len(unseen) - 1} more" if len(unseen) > 1 else ""
+        return Verdict(True, f"files to land: {unseen[0]}{more}")
+    # a seed table dropped (or never loaded) is work: the run reloads it
+    loaded = set(seeds.unchanged(conn, manifest))
+    names = sorted(manifest["nodes"][seed]["name"] for seed in seeds.fingerprints(manifest))
+    if missing := [name for name in names if name not in loaded]:
+        return Verdict(True, f"seed tables to load: {', '.join(missing)}")
+    batch = run_fingerprint.landed_batch(conn)
+    last = run_fingerprint.compare(conn, batch, run_fingerprint.project_parts(manifest))
+    if isinstance(last, str):
+        return Verdict(True, last)
+    if not last.unchanged:
+        changed = ", ".join(
+            f"landed batches ({last.batch_id} built, {batch} landed)"
+            if name == "landed batches"
+            else name
+            for name in last.changed
+        )
+        return Verdict(True, f"changed since publication {last.publication_id}: {changed}")
+    when = last.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Verdict(
+        False,
+        f"nothing new since publication {last.publication_id} (batch {last.batch_id}, {when}): "
+        "no files to land, no model, seed or setting changed; nothing built "
+        "(--force runs anyway)",
+    )
+
+
 def nothing_new(
     conn: psycopg.Connection, landing_dir: Path, manifest: Mapping[str, Any]
 ) -> str | None:
-    """Why a plain run would change nothing (one line), or None when it has work: a file to
-    land, a batch landed since the last publication, a changed model, seed, macro, test,
-    suite or project setting, a seed table to load again, or no successful publication to
-    compare with."""
-    if unseen_files(conn, landing_dir):
-        return None
-    # a seed table dropped (or never loaded) is work: the run reloads it
-    if len(seeds.unchanged(conn, manifest)) != len(seeds.fingerprints(manifest)):
-        return None
-    batch = run_fingerprint.landed_batch(conn)
-    last = run_fingerprint.last_publication(conn, batch, run_fingerprint.project_parts(manifest))
-    if last is None or not last.unchanged:
-        return None
-    when = last.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (
-        f"nothing new since publication {last.publication_id} (batch {last.batch_id}, {when}): "
-        "no files to land, no model, seed or setting changed; nothing built "
-        "(--force runs anyway)"
-    )
+    """Why a plain run would change nothing (one line), or None when it has work."""
+    verdict = assess(conn, landing_dir, manifest)
+    return None if verdict.has_work else verdict.reason
 
 
 def _fingerprinted(context: dg.AssetExecutionContext) -> bool:

@@ -18,8 +18,9 @@ import psycopg
 import pytest
 
 from dwh import cli
-from dwh.runner import dagster_instance, nothing_new, run_warehouse_job
+from dwh.runner import assess, dagster_instance, nothing_new, run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
+from orchestration.noop import Verdict
 from orchestration.resources import WarehouseResource
 from tests.events import event, query, write_events
 from warehouse import run_fingerprint, seeds
@@ -82,8 +83,10 @@ def _assert_noop(url: str, publication_id: int) -> str:
     """A plain run now is a no-op referring to `publication_id`; returns its message."""
     publications, runs, gold = _publications(url), _dagster_runs(), _gold(url)
     report = run_warehouse_job()
-    assert report.success and report.steps == []
+    # when it ran, the report says what it took for work
+    assert report.success and report.steps == [], report.work
     assert report.noop is not None
+    assert report.work is None
     assert f"nothing new since publication {publication_id} " in report.noop
     assert _publications(url) == publications
     assert _dagster_runs() == runs
@@ -165,6 +168,9 @@ def test_a_run_that_started_and_never_finished_is_no_reason_to_skip(
     with psycopg.connect(warehouse.url, autocommit=True) as conn:
         run_fingerprint.record_attempt(conn, "killed-run", warehouse.files, parts)
     assert nothing_new(warehouse.url, settings) is None
+    assert assess(warehouse.url, settings) == Verdict(
+        True, "the last run (killed-run) started and has not finished"
+    )
 
 
 def test_force_runs_anyway_and_publishes(warehouse: Warehouse) -> None:
@@ -172,6 +178,7 @@ def test_force_runs_anyway_and_publishes(warehouse: Warehouse) -> None:
     report = run_warehouse_job(force=True)
     assert report.success, report.failure
     assert report.noop is None
+    assert report.work is None  # not asked: forced
     assert report.step("publish_gold").materializations >= 10
     assert _publications(warehouse.url) == [(1, "published"), (2, "published")]
     assert _dagster_runs() == runs + 1
@@ -200,6 +207,7 @@ def test_a_new_file_makes_the_next_run_land_build_and_publish(warehouse: Warehou
     report = run_warehouse_job()
     assert report.success, report.failure
     assert report.noop is None
+    assert report.work == f"files to land: {warehouse.landing / 'late' / 'one.ndjson'}"
     assert report.step("land_event_files").metadata["files_landed"] == 1
     assert _publications(warehouse.url)[-1] == (3, "published")
     # the new bet reached gold: stake 1000 - win 250
@@ -228,6 +236,10 @@ def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) 
     assert _publications(url)[-1] == (4, "blocked")
     # the newest fingerprint is still publication 3's, unchanged, yet a block came after it
     assert nothing_new(url, load_settings()) is None
+    assert assess(url, load_settings()).reason == (
+        "publication 4 (blocked, by a run of part of the job or another job) "
+        "came after publication 3"
+    )
 
     # the cause of the block is repaired (a run with nothing new rebuilds nothing, so the
     # candidate is mended by hand): the next plain run is not skipped, and it publishes
@@ -240,6 +252,7 @@ def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) 
     report = run_warehouse_job()
     assert report.success, report.failure
     assert report.noop is None
+    assert report.work is not None and report.work.startswith("publication 4 (blocked")
     assert _publications(url)[-1] == (5, "published")
     _assert_noop(url, 5)
 

@@ -132,21 +132,39 @@ def last_publication(
     conn: psycopg.Connection, batch: int, parts: Mapping[str, str]
 ) -> LastPublication | None:
     """The newest attempt's publication, compared with the current batch and parts; None when
+    there is no such reference (`compare` says why)."""
+    found = compare(conn, batch, parts)
+    return found if isinstance(found, LastPublication) else None
+
+
+def compare(
+    conn: psycopg.Connection, batch: int, parts: Mapping[str, str]
+) -> LastPublication | str:
+    """The newest attempt's publication, compared with the current batch and parts; or, when
     that attempt did not publish (it failed, was blocked or is still running, or a run this
-    module does not see published or was blocked after it) or there is none."""
+    module does not see published or was blocked after it) or there is none, why not."""
     if not _exists(conn, RUN_FINGERPRINTS):
-        return None
+        return "no run of the job has published yet"
     row = conn.execute(
-        f"select f.status, f.publication_id, f.batch_id, f.parts, p.attempted_at, "
-        f"(select max(publication_id) from {PUBLICATIONS}) "
+        f"select f.run_id, f.status, f.publication_id, f.batch_id, f.parts, p.attempted_at, "
+        f"newest.publication_id, newest.status "
         f"from {RUN_FINGERPRINTS} f left join {PUBLICATIONS} p using (publication_id) "
+        f"left join (select publication_id, status from {PUBLICATIONS} "
+        "order by publication_id desc limit 1) newest on true "
         "order by f.attempt_id desc limit 1"
     ).fetchone()
     if row is None:
-        return None
-    status, publication_id, batch_id, stored, published_at, newest = row
-    if status != "published" or publication_id is None or publication_id != newest:
-        return None
+        return "no run of the job has published yet"
+    run_id, status, publication_id, batch_id, stored, published_at, newest, newest_status = row
+    if status == "running":
+        return f"the last run ({run_id}) started and has not finished"
+    if status != "published" or publication_id is None:
+        return f"the last run ({run_id}) did not publish"
+    if publication_id != newest:
+        return (
+            f"publication {newest} ({newest_status}, by a run of part of the job or another "
+            f"job) came after publication {publication_id}"
+        )
     changed = [name for name in sorted({*stored, *parts}) if stored.get(name) != parts.get(name)]
     if batch_id != batch:
         changed.insert(0, "landed batches")
