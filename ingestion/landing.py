@@ -534,6 +534,7 @@ def _land_batch(
                 raise LandingError(f"{path}: cannot read: {exc.strerror or exc}") from exc
             if sha in same_size:
                 result.skipped_as_batch = same_size[sha]
+                _record_skip(cur, source, size, mtime, same_size[sha])
                 result.seconds = time.perf_counter() - started
                 return result
         cur.execute(
@@ -670,6 +671,22 @@ def _record_failure(conn: psycopg.Connection, path: Path, error: str) -> None:
         )
 
 
+def _record_skip(
+    cur: psycopg.Cursor, source: str, size: int, mtime: datetime, batch_id: int
+) -> None:
+    """A file skipped as the same bytes as `batch_id`, once as it is now: a file that landed
+    from this very path, size and time is no news, and neither is the same skip again."""
+    cur.execute(
+        "insert into raw.load_skips (source_path, size_bytes, source_mtime, same_as_batch) "
+        "select %(source)s, %(size)s, %(mtime)s, %(batch)s where not exists ("
+        "select from raw.load_batches where source_path = %(source)s "
+        "and size_bytes = %(size)s and source_mtime = %(mtime)s "
+        "union all select from raw.load_skips where source_path = %(source)s "
+        "and size_bytes = %(size)s and source_mtime = %(mtime)s)",
+        {"source": source, "size": size, "mtime": mtime, "batch": batch_id},
+    )
+
+
 def _source(path: Path) -> str:
     """The path recorded for a file: resolved, or for a dangling symlink the link's own path
     (resolving it would name its missing target)."""
@@ -685,9 +702,10 @@ def _stat(path: Path) -> tuple[int | None, datetime | None]:
 
 
 def unseen_files(conn: psycopg.Connection, directory: Path) -> list[Path]:
-    """Event files under `directory` not yet landed or failed as they are now (same path, size
-    and modification time): what a scheduled run or sensor should land. A file that failed is
-    retried once it changes."""
+    """Event files under `directory` not yet landed, skipped or failed as they are now (same
+    path, size and modification time): what a scheduled run or sensor should land. A file that
+    failed is retried once it changes; so is one skipped as the bytes of a landed batch (it is
+    hashed again, and skipped again if its bytes are still those)."""
     if not directory.is_dir():
         return []
     ensure_raw_schema(conn)
@@ -695,6 +713,7 @@ def unseen_files(conn: psycopg.Connection, directory: Path) -> list[Path]:
         (row[0], row[1], row[2])
         for row in conn.execute(
             "select source_path, size_bytes, source_mtime from raw.load_batches "
+            "union select source_path, size_bytes, source_mtime from raw.load_skips "
             "union select source_path, size_bytes, source_mtime from raw.load_failures"
         )
     }

@@ -72,12 +72,26 @@ create table if not exists raw.load_failures (
     failed_at   timestamptz not null default clock_timestamp()
 );
 
+-- Files not landed because their bytes already are (a batch with the same sha256): the same
+-- file delivered again under another name, copied or touched. Recorded as they were when
+-- skipped, so that a scheduled run does not take such a file for a new one whenever it looks.
+create table if not exists raw.load_skips (
+    skip_id       bigint      generated always as identity primary key,
+    source_path   text        not null,
+    size_bytes    bigint      not null,
+    source_mtime  timestamptz,
+    same_as_batch bigint      not null references raw.load_batches,
+    skipped_at    timestamptz not null default clock_timestamp()
+);
+
 comment on table raw.events is
     'Every envelope-valid line of every landed file, as delivered (duplicates included).';
 comment on table raw.quarantine is
     'Every line that failed envelope validation, with the field and a reason a person can act on.';
 comment on table raw.load_batches is
     'One row per landed file: lines_read = events_landed + lines_quarantined + blank_lines.';
+comment on table raw.load_skips is
+    'Files skipped because the same bytes already landed as a batch, as they were when skipped.';
 comment on column raw.load_batches.sha256 is
     'sha256 of the file as delivered (its stored bytes): the same file landed again is a no-op.';
 """

@@ -22,13 +22,14 @@ from ingestion.raw_schema import ensure_raw_schema
 from orchestration.table_metadata import COLUMN_SCHEMA, ROW_COUNT
 from warehouse import schemas
 
-EVENTS, QUARANTINE, LOAD_BATCHES, LOAD_FAILURES = (
+EVENTS, QUARANTINE, LOAD_BATCHES, LOAD_SKIPS, LOAD_FAILURES = (
     "events",
     "quarantine",
     "load_batches",
+    "load_skips",
     "load_failures",
 )
-RAW_TABLES = (EVENTS, QUARANTINE, LOAD_BATCHES, LOAD_FAILURES)
+RAW_TABLES = (EVENTS, QUARANTINE, LOAD_BATCHES, LOAD_SKIPS, LOAD_FAILURES)
 
 _TOTALS = f"""
 select count(*), coalesce(sum(lines_read), 0)::bigint, coalesce(sum(events_landed), 0)::bigint,
@@ -41,6 +42,7 @@ select batch_id, file_name, finished_at, events_landed
 from {schemas.RAW}.load_batches order by batch_id desc limit 1
 """
 _FAILURES = f"select count(*), max(failed_at) from {schemas.RAW}.load_failures"
+_SKIPS = f"select count(*), max(skipped_at) from {schemas.RAW}.load_skips"
 _COLUMNS = """
 select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        col_description(c.oid, a.attnum)
@@ -60,6 +62,7 @@ def raw_content(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
     batches, lines, events, quarantined, blank, quarantining = conn.execute(_TOTALS).fetchone()  # type: ignore[misc]
     latest = conn.execute(_LATEST).fetchone()
     failures, last_failure = conn.execute(_FAILURES).fetchone()  # type: ignore[misc]
+    skips, last_skip = conn.execute(_SKIPS).fetchone()  # type: ignore[misc]
     columns = _column_schemas(conn, RAW_TABLES)
     latest_batch: dict[str, Any] = {}
     if latest is not None:
@@ -86,8 +89,11 @@ def raw_content(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
             "blank_lines": blank,
             **latest_batch,
         },
+        LOAD_SKIPS: {ROW_COUNT: skips},
         LOAD_FAILURES: {ROW_COUNT: failures},
     }
+    if last_skip is not None:
+        content[LOAD_SKIPS]["latest_skip_at"] = dg.MetadataValue.timestamp(last_skip)
     if last_failure is not None:
         content[LOAD_FAILURES]["latest_failure_at"] = dg.MetadataValue.timestamp(last_failure)
     for table, schema in columns.items():

@@ -61,7 +61,7 @@ REVENUE_COLUMNS = [
     "ggr_eur_minor",
     "ngr_eur_minor",
 ]
-RAW_TABLES = ("events", "quarantine", "load_batches", "load_failures")
+RAW_TABLES = ("events", "quarantine", "load_batches", "load_skips", "load_failures")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,9 @@ def test_gold_assets_read_as_their_marts(graph: Any) -> None:
 
 
 def test_raw_and_dbt_assets_are_owned_and_described(graph: Any) -> None:
+    # every table of the raw schema is an asset of the landing, and nothing else is in raw
+    raw = sorted(k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == "raw")
+    assert raw == sorted(RAW_TABLES)
     events = graph.get(dg.AssetKey(["raw", "events"]))
     # the descriptions of the dbt sources (models/bronze/_bronze.yml)
     assert events.description.startswith("Every envelope-valid line of every landed file")
@@ -266,6 +269,7 @@ def test_raw_assets_show_what_raw_holds_whoever_landed_it(ingested: dict[str, li
     assert events["latest_file"] == "three_days.ndjson"
     assert metadata("quarantine")["dagster/row_count"] == 1
     assert metadata("load_failures")["dagster/row_count"] == 0
+    assert metadata("load_skips")["dagster/row_count"] == 0
     # 5 lines read = 3 events + 1 quarantined + 1 blank
     assert batches["dagster/row_count"] == 1
     assert (batches["lines_read"], batches["events_landed"]) == (5, 3)

@@ -84,6 +84,43 @@ def test_landing_the_same_content_again_is_a_no_op(warehouse_url: str, tmp_path:
     assert query(warehouse_url, "select count(*) from raw.load_batches") == [(1,)]
 
 
+def test_a_touched_or_copied_landed_file_is_skipped_once_and_is_then_no_new_file(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "in"
+    path = write_events(directory / "a.ndjson", _mixed_lines())
+    size = path.stat().st_size
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        assert land(conn, [directory]).files[0].batch_id == 1
+        assert landing.unseen_files(conn, directory) == []
+        # the same bytes under a new modification time, and under a second name
+        os.utime(path, (1_800_000_000, 1_800_000_000))
+        copy = directory / "b.ndjson"
+        copy.write_bytes(path.read_bytes())
+        os.utime(copy, (1_800_000_100, 1_800_000_100))
+        assert landing.unseen_files(conn, directory) == [path, copy]
+        again = land(conn, landing.unseen_files(conn, directory))
+        assert [f.skipped_as_batch for f in again.files] == [1, 1]
+        # recorded as they are now: no longer new to a scheduled run
+        assert landing.unseen_files(conn, directory) == []
+        land(conn, [directory])  # skipping them again records nothing more
+        # touched once more: new again, hashed again, skipped again
+        os.utime(copy, (1_800_000_200, 1_800_000_200))
+        assert landing.unseen_files(conn, directory) == [copy]
+        land(conn, [copy])
+        assert landing.unseen_files(conn, directory) == []
+    assert query(
+        warehouse_url,
+        "select source_path, size_bytes, extract(epoch from source_mtime), same_as_batch "
+        "from raw.load_skips order by skip_id",
+    ) == [
+        (str(path.resolve()), size, 1_800_000_000, 1),
+        (str(copy.resolve()), size, 1_800_000_100, 1),
+        (str(copy.resolve()), size, 1_800_000_200, 1),
+    ]
+    assert query(warehouse_url, "select count(*) from raw.load_batches") == [(1,)]
+
+
 def test_gzip_and_plain_files_land_the_same_rows(warehouse_url: str, tmp_path: Path) -> None:
     events = [
         event("session.started", "2026-01-02 00:00:00", event_id=f"g{i}", session_id=f"s{i}")

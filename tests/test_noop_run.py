@@ -8,6 +8,7 @@ each other's publications; each real run costs tens of seconds, so they are few.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -217,6 +218,20 @@ def test_a_new_file_makes_the_next_run_land_build_and_publish(warehouse: Warehou
     ) == [(750,)]
     message = _assert_noop(warehouse.url, 3)
     assert f"(batch {warehouse.files + 1}, " in message
+
+
+def test_a_landed_file_touched_again_is_no_work_once_landing_skipped_it(
+    warehouse: Warehouse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, settings = warehouse.url, load_settings()
+    path = warehouse.landing / "late" / "one.ndjson"  # landed as batch files + 1
+    os.utime(path, (1_800_000_000, 1_800_000_000))
+    assert assess(url, settings) == Verdict(True, f"files to land: {path}")
+    # `dwh ingest` skips its bytes as those of the landed batch, and records the skip
+    assert cli.main(["ingest", str(path)]) == 0
+    assert f"already landed as batch {warehouse.files + 1}, skipped" in capsys.readouterr().out
+    # so it is no work for the next run (nor for the hourly schedule): still publication 3
+    assert (nothing_new(url, settings) or "").startswith("nothing new since publication 3 ")
 
 
 def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) -> None:
