@@ -150,6 +150,13 @@ def test_the_fingerprint_names_what_changed(warehouse: Warehouse) -> None:
     def new_macro(m) -> None:  # type: ignore[no-untyped-def]
         m["macros"][macro_id]["macro_sql"] += "\n-- edited"
 
+    # the same dependencies in another order, as a partial parse may write them: no change
+    reordered = copy.deepcopy(manifest)
+    for node in reordered["nodes"].values():
+        for ids in node.get("depends_on", {}).values():
+            ids.reverse()
+    assert reordered != manifest  # some node depends on two or more
+    assert changed(run_fingerprint.project_parts(reordered)) == ()
     # a seed is a node too: both parts change, and the seed part says which kind
     assert changed(edited(new_seed_file)) == ("models and tests", "seeds")
     assert changed(edited(new_model_config)) == ("models and tests",)

@@ -67,13 +67,21 @@ def _files_digest(paths: list[Any]) -> str:
     return digest.hexdigest()
 
 
+def _stable(key: str, value: Any) -> Any:
+    """A node field as what it means: `depends_on` holds sets, which dbt writes in an order
+    that differs between a full and a partial parse of the same project."""
+    if key == "depends_on" and isinstance(value, Mapping):
+        return {name: sorted(ids) if isinstance(ids, list) else ids for name, ids in value.items()}
+    return value
+
+
 def project_parts(
     manifest: Mapping[str, Any], *, dbt_vars: str = "", exclude: str = ""
 ) -> dict[str, str]:
     """The fingerprint's parts other than the batch: a digest each, by what they cover (the
     names say what changed when two fingerprints differ)."""
     nodes = {
-        unique_id: {key: node.get(key) for key in _NODE_FIELDS}
+        unique_id: {key: _stable(key, node.get(key)) for key in _NODE_FIELDS}
         for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] in _BUILT
     }
