@@ -9,6 +9,7 @@ property is asserted after each of the two.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -329,9 +330,11 @@ def test_a_bi_reader_reads_keys_and_comments_from_the_catalog(published: Publica
     dialect, which Superset uses; Metabase's JDBC driver reads pg_index), the comments with
     col_description. (information_schema.table_constraints would show a SELECT-only role no
     constraint at all: PostgreSQL lists only tables it may do more than read.)"""
+    name = f"bi_tool_{uuid.uuid4().hex[:8]}"  # roles are server-wide: unique per run
     with psycopg.connect(published.url) as conn:
-        password = grant_reader(conn, "bi_tool_test").password
-    with psycopg.connect(login_url(published.url, "bi_tool_test", password)) as reader:
+        password = grant_reader(conn, name).password
+    assert password is not None
+    with psycopg.connect(login_url(published.url, name, password)) as reader:
         key = reader.execute(
             "select a.attname from pg_constraint k cross join unnest(k.conkey) "
             "with ordinality u(attnum, n) join pg_attribute a "
