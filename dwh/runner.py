@@ -223,12 +223,6 @@ def assess(url: str, settings: Settings, landing_dir: Path | None = None) -> Ver
         return verdict(conn, landing_dir or settings.landing_dir, manifest)
 
 
-def nothing_new(url: str, settings: Settings, landing_dir: Path | None = None) -> str | None:
-    """Why a plain run would change nothing (one line), or None when it has work."""
-    verdict = assess(url, settings, landing_dir)
-    return None if verdict.has_work else verdict.reason
-
-
 def _run(
     url: str,
     settings: Settings,

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from ingestion.landing import unseen_files
-from orchestration.noop import nothing_new
+from orchestration.noop import assess
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
 from warehouse.seeds import read_manifest
@@ -76,11 +76,11 @@ def build_automation(job: Any) -> tuple[list[Any], list[Any]]:
     ) -> dg.RunRequest | dg.SkipReason:
         # An hour with nothing new costs this query, not a build (orchestration/noop.py).
         with warehouse.connect() as conn:
-            reason = nothing_new(
+            verdict = assess(
                 conn, load_settings().landing_dir, read_manifest(Path(dbt_project.manifest_path))
             )
-        if reason is not None:
-            return dg.SkipReason(reason)
+        if not verdict.has_work:
+            return dg.SkipReason(verdict.reason)
         return dg.RunRequest(tags={**RUN_RETRY_TAGS, "dwh/trigger": "hourly"})
 
     daily = dg.ScheduleDefinition(

@@ -66,14 +66,6 @@ def assess(conn: psycopg.Connection, landing_dir: Path, manifest: Mapping[str, A
     )
 
 
-def nothing_new(
-    conn: psycopg.Connection, landing_dir: Path, manifest: Mapping[str, Any]
-) -> str | None:
-    """Why a plain run would change nothing (one line), or None when it has work."""
-    verdict = assess(conn, landing_dir, manifest)
-    return None if verdict.has_work else verdict.reason
-
-
 def _fingerprinted(context: dg.AssetExecutionContext) -> bool:
     """A whole run of the warehouse job builds what it publishes from what it fingerprints;
     a selection of its steps does not."""

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from dwh import cli
-from dwh.runner import assess, dagster_instance, nothing_new, run_warehouse_job
+from dwh.runner import assess, dagster_instance, run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
 from orchestration.noop import Verdict
 from orchestration.resources import WarehouseResource
@@ -126,8 +126,8 @@ def test_the_fingerprint_names_what_changed(warehouse: Warehouse) -> None:
 
     def changed(parts_now: dict[str, str], batch_now: int = batch) -> tuple[str, ...]:
         with psycopg.connect(warehouse.url) as conn:
-            last = run_fingerprint.last_publication(conn, batch_now, parts_now)
-        assert last is not None and last.publication_id == 1
+            last = run_fingerprint.compare(conn, batch_now, parts_now)
+        assert isinstance(last, run_fingerprint.LastPublication) and last.publication_id == 1
         return last.changed
 
     assert changed(parts) == ()
@@ -171,11 +171,11 @@ def test_a_run_that_started_and_never_finished_is_no_reason_to_skip(
     manifest = seeds.read_manifest(prepare_manifest(warehouse.url))
     parts = run_fingerprint.project_parts(manifest)
     settings = load_settings()
-    assert nothing_new(warehouse.url, settings) is not None
+    assert not assess(warehouse.url, settings).has_work
     # what a killed run leaves: its attempt, with the very same fingerprint, still running
     with psycopg.connect(warehouse.url, autocommit=True) as conn:
         run_fingerprint.record_attempt(conn, "killed-run", warehouse.files, parts)
-    assert nothing_new(warehouse.url, settings) is None
+    assert assess(warehouse.url, settings).has_work
     assert assess(warehouse.url, settings) == Verdict(
         True, "the last run (killed-run) started and has not finished"
     )
@@ -238,7 +238,9 @@ def test_a_landed_file_touched_again_is_no_work_once_landing_skipped_it(
     assert cli.main(["ingest", str(path)]) == 0
     assert f"already landed as batch {warehouse.files + 1}, skipped" in capsys.readouterr().out
     # so it is no work for the next run (nor for the hourly schedule): still publication 3
-    assert (nothing_new(url, settings) or "").startswith("nothing new since publication 3 ")
+    verdict = assess(url, settings)
+    assert not verdict.has_work
+    assert verdict.reason.startswith("nothing new since publication 3 ")
 
 
 def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) -> None:
@@ -257,7 +259,7 @@ def test_a_run_after_a_blocked_publication_is_not_skipped(warehouse: Warehouse) 
     assert not blocked.success
     assert _publications(url)[-1] == (4, "blocked")
     # the newest fingerprint is still publication 3's, unchanged, yet a block came after it
-    assert nothing_new(url, load_settings()) is None
+    assert assess(url, load_settings()).has_work
     assert assess(url, load_settings()).reason == (
         "publication 4 (blocked, by a run of part of the job or another job) "
         "came after publication 3"
@@ -287,13 +289,13 @@ def test_dbt_vars_make_the_run_work_and_then_the_next_plain_run(warehouse: Wareh
     assert report.noop is None
     assert _publications(url)[-1] == (6, "published")
     # gold was built with other vars than a plain run's: the plain run is not skipped
-    assert nothing_new(url, load_settings()) is None
+    assert assess(url, load_settings()).has_work
     manifest = seeds.read_manifest(prepare_manifest(url))
     with psycopg.connect(url) as conn:
-        last = run_fingerprint.last_publication(
+        last = run_fingerprint.compare(
             conn, run_fingerprint.landed_batch(conn), run_fingerprint.project_parts(manifest)
         )
-    assert last is not None and last.publication_id == 6
+    assert isinstance(last, run_fingerprint.LastPublication) and last.publication_id == 6
     assert last.changed == ("run options",)
 
 

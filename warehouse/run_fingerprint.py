@@ -136,15 +136,6 @@ class LastPublication:
         return not self.changed
 
 
-def last_publication(
-    conn: psycopg.Connection, batch: int, parts: Mapping[str, str]
-) -> LastPublication | None:
-    """The newest attempt's publication, compared with the current batch and parts; None when
-    there is no such reference (`compare` says why)."""
-    found = compare(conn, batch, parts)
-    return found if isinstance(found, LastPublication) else None
-
-
 def compare(
     conn: psycopg.Connection, batch: int, parts: Mapping[str, str]
 ) -> LastPublication | str:
