@@ -26,8 +26,8 @@ import pytest
 from expectations import MARTS, MartValidation, validate_mart, validate_pii
 from expectations.checks import Check, Rule, gx_query
 from expectations.contract import load_contracts
-from expectations.pii import CONTENT_PATTERNS, NAME_PATTERN
-from expectations.runner import mart_contract
+from expectations.pii import CONTENT_LITERALS, CONTENT_PATTERNS, NAME_PATTERN
+from expectations.runner import mart_contract, validation_session
 from expectations.suites import build_suite
 from warehouse.dbt import prepare_manifest
 
@@ -910,6 +910,32 @@ def test_each_validation_has_its_data_docs_page_under_gx_home(gold: str, gx_home
                 assert str(password) not in path.read_text(errors="ignore"), path
 
 
+def test_a_validation_session_prunes_old_results_once_for_all_its_suites(
+    gold: str, gx_home: Path
+) -> None:
+    with validation_session(gx_home):
+        runs = [
+            validate_mart(gold, "fct_points_game", schema=SCHEMA, gx_home=gx_home, keep_results=1)
+            for _ in range(3)
+        ]
+    # the pages are built on leaving the session: only the newest result is kept, and its page
+    assert [run.docs_path is not None and run.docs_path.is_file() for run in runs] == [
+        False,
+        False,
+        True,
+    ]
+    results = gx_home / "gx" / "uncommitted" / "validations"
+    assert len([p for p in results.rglob("*.json") if "fct_points_game" in str(p)]) == 1
+
+
+def test_the_gx_config_variables_file_keeps_its_settings_without_the_comments(
+    gold: str, gx_home: Path
+) -> None:
+    validate_mart(gold, "fct_points_game", schema=SCHEMA, gx_home=gx_home)
+    lines = (gx_home / "gx" / "uncommitted" / "config_variables.yml").read_text().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["instance_id"]
+
+
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
     from sqlalchemy import event
@@ -1057,7 +1083,13 @@ def test_pii_patterns_match(gold: str, value: str, pattern: str) -> None:
             for label, regex in CONTENT_PATTERNS.items()
             if conn.execute("select %s ~ %s", [value, regex]).fetchone()[0]
         }  # type: ignore[index]
+        # the check tests the pattern's literal first: a value that matches must hold it
+        literal = CONTENT_LITERALS[pattern]
+        holds = literal is None or conn.execute(
+            f"select {literal.format(value='v')} from (select %s::text as v) as t", [value]
+        ).fetchone() == (True,)
     assert matches == {pattern}
+    assert holds
 
 
 @pytest.mark.parametrize(
