@@ -42,9 +42,11 @@ SYSTEM_USER = "embedded_postgres"
 # Tuned for a batch analytics workload on a single machine. synchronous_commit=off loses at
 # most the last few hundred milliseconds of commits on an OS crash and never corrupts data;
 # wal_level=minimal lets COPY into a table created in the same transaction (and dbt's
-# `create table as`) skip WAL. max_wal_size bounds pg_wal: at 8GB a full build of 2 million
-# events left 2.8 GB of WAL segments beside 174 MB of landing files; 2GB still spaces the
-# checkpoints of a full build a few per run. (No lz4 in this build, and pglz WAL compression
+# `create table as`) skip WAL. max_wal_size bounds pg_wal, which keeps about that much in
+# recycled segments after a full build: 2GB was half of the benchmark's disk at 2 million
+# events; at 512MB pg_wal held 537 MB and the full job was no slower (a batch warehouse's
+# writes are appends: a checkpoint writes pages that had to be written anyway, and a page
+# filled by COPY needs no full-page image). (No lz4 in this build, and pglz WAL compression
 # costs more CPU than the disk it saves on 2 cores.) Rewritten at every start, so a changed
 # setting reaches existing servers.
 SERVER_CONFIG = """
@@ -55,7 +57,7 @@ max_connections = 100
 shared_buffers = '1GB'
 work_mem = '64MB'
 maintenance_work_mem = '512MB'
-max_wal_size = '2GB'
+max_wal_size = '512MB'
 checkpoint_timeout = '15min'
 synchronous_commit = off
 wal_level = minimal
