@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.landing import build_landing
 from orchestration.assets.publication import build_publication
 from orchestration.assets.transform import warehouse_dbt_assets
 from orchestration.automation import build_automation
 from orchestration.backfill import build_backfilled_days, event_days
+from orchestration.dbt_cli import WarehouseDbtCliResource
 from orchestration.marts import gold_marts
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
@@ -60,7 +60,7 @@ defs = dg.Definitions(
     schedules=schedules,
     resources={
         # The dbt of this environment, whether or not the venv is on PATH.
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "warehouse": WarehouseResource(),
     },
 )

@@ -82,6 +82,20 @@ def _schema(node: Any) -> dg.TableSchema:
     return value.value if isinstance(value, dg.TableSchemaMetadataValue) else value
 
 
+def test_the_dbt_resource_spawns_no_version_probe_and_opens_no_adapter(
+    defs: dg.Definitions,
+) -> None:
+    from importlib.metadata import version
+
+    from orchestration.dbt_cli import WarehouseDbtCliResource
+
+    dbt = defs.resources["dbt"]
+    assert isinstance(dbt, WarehouseDbtCliResource)
+    # what `dbt --version` would print for the wrapper: the installed dbt-core
+    assert str(dbt._cli_version) == version("dbt-core")
+    assert dbt._initialize_dbt_core_adapter(["build"]) is None
+
+
 def test_gold_assets_read_as_their_marts(graph: Any) -> None:
     gold = graph.get(dg.AssetKey(["gold", "fct_revenue_daily"]))
     assert gold.metadata["dagster/table_name"] == "gold.fct_revenue_daily"

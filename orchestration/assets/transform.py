@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
 from orchestration.backfill import with_backfill_vars
+from orchestration.dbt_cli import WarehouseDbtCliResource
 from orchestration.dbt_output import DbtLines, redirected
 from orchestration.dbt_state import DbtRunState, build_args, dagster_selects_tests
 from orchestration.project import dbt_project
@@ -46,7 +47,7 @@ TRANSLATOR = WarehouseTranslator()
 def warehouse_dbt_assets(
     context: dg.AssetExecutionContext,
     config: DbtBuildConfig,
-    dbt: DbtCliResource,
+    dbt: WarehouseDbtCliResource,
     warehouse: WarehouseResource,
 ) -> Iterator[Any]:
     state = DbtRunState.load(Path(dbt_project.target_path), Path(dbt_project.manifest_path))
