@@ -304,7 +304,8 @@ def _peak_memory(url: str) -> dict[str, float]:
     with psycopg.connect(url) as conn:
         pid = conn.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         shared = conn.execute("show shared_buffers").fetchone()[0]  # type: ignore[index]
-    server = _postmaster_hwm(pid)
+        # while the backend lives: its /proc entry names the postmaster, its parent
+        server = _postmaster_hwm(pid)
     if server is not None:
         peaks["postgres (largest process, incl. shared memory touched)"] = server
     peaks["postgres shared_buffers setting"] = shared
