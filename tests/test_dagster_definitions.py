@@ -96,6 +96,26 @@ def test_the_dbt_resource_spawns_no_version_probe_and_opens_no_adapter(
     assert dbt._initialize_dbt_core_adapter(["build"]) is None
 
 
+def test_the_dbt_step_can_import_validation_ahead_of_it() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading\n"
+        "from orchestration.assets.publication import import_validation_in_background\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "import_validation_in_background()\n"
+        "for thread in threading.enumerate():\n"
+        "    if thread.name == 'dwh-import-gx':\n"
+        "        thread.join()\n"
+        "print('expectations.runner' in sys.modules, 'great_expectations' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "True"]
+
+
 def test_gold_assets_read_as_their_marts(graph: Any) -> None:
     gold = graph.get(dg.AssetKey(["gold", "fct_revenue_daily"]))
     assert gold.metadata["dagster/table_name"] == "gold.fct_revenue_daily"
