@@ -51,8 +51,8 @@ def assess(conn: psycopg.Connection, landing_dir: Path, manifest: Mapping[str, A
         return Verdict(True, last)
     if not last.unchanged:
         changed = ", ".join(
-            f"landed batches ({last.batch_id} built, {batch} landed)"
-            if name == "landed batches"
+            f"{name} ({last.batch_id} built, {batch} landed)"
+            if name == run_fingerprint.LANDED_BATCHES
             else name
             for name in last.changed
         )

@@ -122,6 +122,11 @@ def built_batch(conn: psycopg.Connection) -> int:
     return int(row[0])  # type: ignore[index]
 
 
+# The name of the change "batches landed since the publication" in `LastPublication.changed`
+# (the other names are those of `project_parts`).
+LANDED_BATCHES = "landed batches"
+
+
 @dataclass(frozen=True)
 class LastPublication:
     """The publication a no-op run leaves in place."""
@@ -166,7 +171,7 @@ def compare(
         )
     changed = [name for name in sorted({*stored, *parts}) if stored.get(name) != parts.get(name)]
     if batch_id != batch:
-        changed.insert(0, "landed batches")
+        changed.insert(0, LANDED_BATCHES)
     return LastPublication(int(publication_id), int(batch_id), published_at, tuple(changed))
 
 
