@@ -192,12 +192,12 @@ class RunProgress:
         checks = self._checks.get(step, [])
         failed = "" if ok else " FAILED"
         if step == LAND_STEP:
-            files, size = _landed_since(self.url, self._batch_before)
+            # this run's batches: the step's metadata is what raw holds, every earlier run's too
+            landed = landed_since(self.url, self._batch_before)
             return (
-                f"landing{failed}: {files} files, {_megabytes(size)}, "
-                f"{int(metadata.get('lines_read', 0)):,} lines "
-                f"({int(metadata.get('events_landed', 0)):,} events, "
-                f"{int(metadata.get('lines_quarantined', 0)):,} quarantined), {seconds:.1f} s"
+                f"landing{failed}: {landed.files} files, {_megabytes(landed.size_bytes)}, "
+                f"{landed.lines:,} lines ({landed.events:,} events, "
+                f"{landed.quarantined:,} quarantined), {seconds:.1f} s"
             )
         if step == DBT_STEP:
             counts = self.dbt.counts.summary() if self.dbt is not None else ""
@@ -232,18 +232,30 @@ def _landed_batch(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _landed_since(url: str, batch: int) -> tuple[int, int]:
-    """Files and stored bytes landed in batches after `batch`."""
+@dataclass(frozen=True)
+class Landed:
+    """What the batches after a given one hold (finished batches only)."""
+
+    files: int = 0
+    size_bytes: int = 0
+    lines: int = 0
+    events: int = 0
+    quarantined: int = 0
+
+
+def landed_since(url: str, batch: int) -> Landed:
+    """Files, stored bytes and lines landed in the batches after `batch`."""
     try:
         with connect(url) as conn:
             row = conn.execute(
-                f"select count(*), coalesce(sum(size_bytes), 0) from {schemas.RAW}.load_batches "
-                "where batch_id > %s and finished_at is not null",
+                "select count(*), coalesce(sum(size_bytes), 0), coalesce(sum(lines_read), 0), "
+                "coalesce(sum(events_landed), 0), coalesce(sum(lines_quarantined), 0) "
+                f"from {schemas.RAW}.load_batches where batch_id > %s and finished_at is not null",
                 [batch],
             ).fetchone()
     except psycopg.Error:
-        return 0, 0
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+        return Landed()
+    return Landed(*(int(value) for value in row)) if row else Landed()
 
 
 def prune_logs(directory: Path, keep: int = KEEP_LOGS) -> None:

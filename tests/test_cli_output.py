@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from dwh.cli import build_parser
-from dwh.progress import DbtLogReader
+from dwh.progress import DbtLogReader, Landed, landed_since
 from ingestion.generator import GeneratorConfig, generate
 from orchestration.dbt_output import DbtLines
 from tests.events import event, write_events
+from warehouse.database import connect
 from warehouse.settings import PROJECT_ROOT
 
 ANSI = "\x1b["
@@ -238,6 +239,26 @@ def test_a_piped_run_prints_one_line_per_stage_and_no_dbt_flood(
         r"^\d\d:\d\d:\d\d  \d+ of \d+ (?:OK|PASS|NO-OP) (?!hook:)", text, re.MULTILINE
     )
     assert len(finished) == int(dbt[2])
+
+
+def test_the_landing_line_counts_only_the_batches_after_the_runs_start(
+    first_run: subprocess.CompletedProcess[str], home: Path, module_warehouse_url: str
+) -> None:
+    # The line reads raw.load_batches for the batches after the one the run started from, not
+    # raw's totals (a second run printed every earlier run's lines as its own). Files land in
+    # path order: hand/one.ndjson, after gen/, is the last batch.
+    assert first_run.returncode == 0
+    with connect(module_warehouse_url) as conn:
+        row = conn.execute(
+            "select batch_id, file_name from raw.load_batches order by batch_id desc limit 1"
+        ).fetchone()
+    assert row is not None and row[1].endswith("one.ndjson"), row
+    hand = home / "landing" / "hand" / "one.ndjson"
+    # its one event and its one line that is not JSON (the fixture above)
+    assert landed_since(module_warehouse_url, row[0] - 1) == Landed(
+        files=1, size_bytes=hand.stat().st_size, lines=2, events=1, quarantined=1
+    )
+    assert landed_since(module_warehouse_url, row[0]) == Landed()
 
 
 @pytest.mark.slow  # a second full job run (~45 s); the piped run's test covers the default
