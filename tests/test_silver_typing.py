@@ -205,7 +205,7 @@ def test_bronze_tests_check_each_batch_once(typed: str, tmp_path: Path) -> None:
     new_batch = report.landed_files[0].batch_id
     assert new_batch is not None and new_batch > taken
     duplicate_a_line(new_batch)
-    with pytest.raises(DbtError, match="unique_combination_stg_events_batch_id__line_no"):
+    with pytest.raises(DbtError, match="primary_key_stg_events_batch_id__line_no"):
         build(typed, *SILVER)
     assert query(typed, "select count(*) from silver.int_events where event_id = 'later'") == [(0,)]
 
