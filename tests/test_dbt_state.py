@@ -12,7 +12,7 @@ import psycopg
 from orchestration.dbt_state import RUNS_KEPT, DbtRunState, build_args
 from warehouse.dbt import run_dbt
 
-BUILD = ["build", "--exclude-resource-type", "unit_test"]
+BUILD = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
 
 
 # -- arguments ------------------------------------------------------------------------------------

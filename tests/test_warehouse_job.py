@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from dwh.runner import run_warehouse_job
 from ingestion.generator import GeneratorConfig, generate
+from orchestration.project import dbt_project
 from tests.events import event, query, table_snapshot, write_events
 from warehouse.settings import DBT_PROJECT_DIR
 
@@ -71,6 +74,10 @@ def test_the_job_lands_new_files_and_builds_every_layer(warehouse_url: str, land
     assert landed.metadata["lines_read"] == summary.lines + 1
     dbt_step = report.step("warehouse_dbt_assets")
     assert dbt_step.checks_passed > 10 and dbt_step.checks_failed == 0
+    # dbt's own log of the run holds its info events, not a debug event per statement sent
+    log = Path(dbt_project.target_path) / "runs" / report.run_id / "dbt.log"
+    levels = Counter(json.loads(line)["info"]["level"] for line in log.read_text().splitlines())
+    assert levels["info"] > 10 and levels["debug"] == 0, levels
     # every candidate mart passed its GX suite and was published, all in one publication
     gx = report.step("validate_gold_candidates")
     assert gx.checks_passed == len(MARTS) and gx.checks_failed == 0
