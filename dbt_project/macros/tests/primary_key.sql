@@ -5,10 +5,10 @@
     Where the table has a valid unique index on exactly these columns, PostgreSQL itself keeps
     the key unique (a duplicate fails the insert), so the repeat check is not run: the catalog
     query decides it once (a one-time filter: the grouping scan below it is never started), and
-    the NULL check, the one part the index does not enforce, reads the index. On a view, on a
-    table without such an index, or with a `where` config (the model is then a subquery), the
-    repeat check groups every row. The failures are the repeated or NULL-holding key values,
-    with their number of rows. -#}
+    only the NULL check, the one part the index does not enforce, reads the table (through the
+    index for a one-column key). On a view, on a table without such an index, or with a
+    `where` config (the model is then a subquery), the repeat check groups every row. The
+    failures are the repeated or NULL-holding key values, with their number of rows. -#}
 {% test primary_key(model, columns) %}
 {%- set columns = [columns] if columns is string else columns -%}
 {%- set key = columns | join(', ') -%}
