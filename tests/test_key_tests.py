@@ -4,7 +4,9 @@
   unique (the index does not refuse NULLs);
 - it trusts only a valid unique index on exactly the key columns: without one, a repeated key
   fails the test;
-- `not_null_columns` fails on a NULL in any one of its columns.
+- `not_null_columns` fails on a NULL in any one of its columns;
+- every model and seed has a tested key: `primary_key` below gold, `unique_combination` (or
+  `unique`) on gold's grain, a one-row test for a one-row seed.
 
 int_bets is the table: unique index on bet_id, key tests `primary_key` (bet_id) and
 `not_null_columns` (brand_id, currency, batch_id).
@@ -12,6 +14,7 @@ int_bets is the table: unique index on bet_id, key tests `primary_key` (bet_id) 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,7 +22,7 @@ import psycopg
 import pytest
 
 from tests.events import build, event, land_events, query
-from warehouse.dbt import DbtError, run_dbt
+from warehouse.dbt import DbtError, prepare_manifest, run_dbt
 
 PRIMARY_KEY = "primary_key_int_bets_bet_id"
 NOT_NULL = "not_null_columns_int_bets_brand_id__currency__batch_id"
@@ -94,3 +97,30 @@ def test_without_the_unique_index_a_repeated_key_fails(bets: str) -> None:
 def test_a_null_in_any_listed_column_fails(bets: str) -> None:
     with _extra_bet(bets, "b2", None), pytest.raises(DbtError, match=NOT_NULL):
         _test(bets, NOT_NULL)
+
+
+def test_every_model_and_seed_has_a_tested_key(bets: str) -> None:
+    nodes = json.loads(prepare_manifest(bets).read_text())["nodes"]
+    keyed = set()
+    for node in nodes.values():
+        metadata = node.get("test_metadata") or {}
+        name, kwargs = metadata.get("name"), metadata.get("kwargs", {})
+        one_row = name == "affinity_row_count" and kwargs.get("expected") == 1
+        if name in ("primary_key", "unique_combination", "unique") or one_row:
+            keyed.add(node["attached_node"])
+    built = {
+        unique_id: node["fqn"][1]
+        for unique_id, node in nodes.items()
+        if node["resource_type"] in ("model", "seed")
+    }
+    assert len(built) > 40
+    assert sorted(unique_id for unique_id in built if unique_id not in keyed) == []
+    # below gold, the key is one primary_key test; no one-column unique or not_null is left
+    below_gold = [
+        node
+        for node in nodes.values()
+        if node["resource_type"] == "test"
+        and built.get(node["attached_node"] or "") not in (None, "gold")
+        and (node.get("test_metadata") or {}).get("name") in ("unique_combination", "not_null")
+    ]
+    assert below_gold == []
