@@ -11,6 +11,6 @@ select
     ], null) as null_columns,
     {{ columns | join(', ') }}
 from {{ model }}
-where {% for column in columns %}{{ column }} is null{{ ' or ' if not loop.last }}{% endfor %}
+where {{ any_null(columns) }}
 
 {% endtest %}
