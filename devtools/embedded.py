@@ -44,9 +44,9 @@ SYSTEM_USER = "embedded_postgres"
 # wal_level=minimal lets COPY into a table created in the same transaction (and dbt's
 # `create table as`) skip WAL. max_wal_size bounds pg_wal, which keeps about that much in
 # recycled segments after a full build: 2GB was half of the benchmark's disk at 2 million
-# events; at 512MB pg_wal held 537 MB and the full job was no slower (a batch warehouse's
-# writes are appends: a checkpoint writes pages that had to be written anyway, and a page
-# filled by COPY needs no full-page image). (No lz4 in this build, and pglz WAL compression
+# events; 512MB left 537 MB in pg_wal, 192MB leaves 252 MB, and the full job was no slower
+# at either (a batch warehouse's writes are appends: a checkpoint writes pages that had to be
+# written anyway, and a page filled by COPY needs no full-page image). (No lz4 in this build, and pglz WAL compression
 # costs more CPU than the disk it saves on 2 cores.) Rewritten at every start, so a changed
 # setting reaches existing servers.
 SERVER_CONFIG = """
@@ -57,7 +57,7 @@ max_connections = 100
 shared_buffers = '1GB'
 work_mem = '64MB'
 maintenance_work_mem = '512MB'
-max_wal_size = '512MB'
+max_wal_size = '192MB'
 checkpoint_timeout = '15min'
 synchronous_commit = off
 wal_level = minimal
