@@ -46,9 +46,9 @@ SYSTEM_USER = "embedded_postgres"
 # recycled segments after a full build: 2GB was half of the benchmark's disk at 2 million
 # events; 512MB left 537 MB in pg_wal, 192MB leaves 252 MB, and the full job was no slower
 # at either (a batch warehouse's writes are appends: a checkpoint writes pages that had to be
-# written anyway, and a page filled by COPY needs no full-page image). (No lz4 in this build, and pglz WAL compression
-# costs more CPU than the disk it saves on 2 cores.) Rewritten at every start, so a changed
-# setting reaches existing servers.
+# written anyway, and a page filled by COPY needs no full-page image). (No lz4 in this
+# build, and pglz WAL compression costs more CPU than the disk it saves on 2 cores.)
+# Rewritten at every start, so a changed setting reaches existing servers.
 SERVER_CONFIG = """
 # written by the warehouse (devtools/embedded.py)
 listen_addresses = '127.0.0.1'
