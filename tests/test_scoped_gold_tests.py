@@ -32,26 +32,19 @@ GRAIN = ["granularity", "bucket_start", "brand_id", "region", "provider_id", "ga
 
 
 def _bet(bet_id: str, settled_at: str) -> list[dict[str, object]]:
-    money = {"bet_id": bet_id, "game_id": "g1", "provider_id": "pv1", "currency": "EUR"}
+    """A bet placed half an hour before it settles (stake 100, win 50, EUR)."""
+    bet = {
+        "bet_id": bet_id,
+        "game_id": "g1",
+        "provider_id": "pv1",
+        "currency": "EUR",
+        "stake_minor": 100,
+        "in_bonus": False,
+    }
     placed_at = settled_at.replace(":30:", ":00:")
     return [
-        event(
-            "bet.placed",
-            placed_at,
-            event_id=f"{bet_id}-p",
-            stake_minor=100,
-            in_bonus=False,
-            **money,
-        ),
-        event(
-            "bet.settled",
-            settled_at,
-            event_id=f"{bet_id}-s",
-            stake_minor=100,
-            win_minor=50,
-            in_bonus=False,
-            **money,
-        ),
+        event("bet.placed", placed_at, event_id=f"{bet_id}-p", **bet),
+        event("bet.settled", settled_at, event_id=f"{bet_id}-s", win_minor=50, **bet),
     ]
 
 
